@@ -1,0 +1,31 @@
+/**
+ * `bun run bench`: every benchmark in sequence, printing figures and ratios to baselines measured
+ * in the same run. Pass names to run a subset: `bun run bench startup fernet`.
+ */
+import { fmt, heading, machine } from "./lib/stats.ts";
+
+const suites: Record<string, () => Promise<void>> = {
+  startup: async () => (await import("./startup.ts")).run(),
+  fernet: async () => {
+    const { run } = await import("./fernet.ts");
+    heading("fernet (110-byte secret, node:crypto)");
+    const r = run();
+    console.log(
+      `encrypt+decrypt ${r.roundTripOpsPerSec} ops/s  encrypt ${r.encryptOpsPerSec} ops/s  decrypt ${r.decryptOpsPerSec} ops/s`,
+    );
+  },
+};
+
+const wanted = process.argv.slice(2);
+const names = wanted.length ? wanted : Object.keys(suites);
+console.log(`catwalk benchmarks on ${machine()} (${new Date().toISOString()})`);
+for (const name of names) {
+  const suite = suites[name];
+  if (!suite) {
+    console.error(`unknown benchmark ${name}; known: ${Object.keys(suites).join(", ")}`);
+    process.exit(2);
+  }
+  const start = performance.now();
+  await suite();
+  console.log(`(${name}: ${fmt((performance.now() - start) / 1000, 1)} s)`);
+}

@@ -1,0 +1,63 @@
+import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Db } from "../store/db.ts";
+import { getMeta, setMeta } from "../store/meta.ts";
+import { hashToken, newToken, safeEqual } from "../util/secret.ts";
+
+export const ADMIN_TOKEN_FILE = "admin-token";
+const HASH_KEY = "admin.token_hash";
+
+export function adminTokenPath(dataDir: string): string {
+  return join(dataDir, ADMIN_TOKEN_FILE);
+}
+
+export function readAdminTokenFile(dataDir: string): string | undefined {
+  const path = adminTokenPath(dataDir);
+  if (!existsSync(path)) return undefined;
+  const token = readFileSync(path, "utf8").trim();
+  return token === "" ? undefined : token;
+}
+
+function writeTokenFile(dataDir: string, token: string): void {
+  const path = adminTokenPath(dataDir);
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${token}\n`, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
+}
+
+/** Makes a new admin token, stores only its hash, and writes the token to `<dataDir>/admin-token`. */
+export async function rotateAdminToken(db: Db, dataDir: string): Promise<string> {
+  const token = newToken("adm");
+  await setMeta(db, HASH_KEY, hashToken(token));
+  writeTokenFile(dataDir, token);
+  return token;
+}
+
+/** First start: creates the admin token. Returns it when it was created now, otherwise undefined. */
+export async function ensureAdminToken(db: Db, dataDir: string): Promise<string | undefined> {
+  if (await getMeta(db, HASH_KEY)) return undefined;
+  return rotateAdminToken(db, dataDir);
+}
+
+/**
+ * Checks admin tokens against the stored hash. The hash is cached; a token that does not match the
+ * cache re-reads it, so a rotation done by `catwalk admin token --rotate` in another process takes
+ * effect at once (the old token fails, the new one works) without a database read per request.
+ */
+export class AdminTokens {
+  private hash: string | undefined;
+
+  constructor(private readonly db: Db) {}
+
+  async verify(token: string): Promise<boolean> {
+    const presented = hashToken(token);
+    if (this.hash && safeEqual(presented, this.hash)) return true;
+    this.hash = await getMeta(this.db, HASH_KEY);
+    return this.hash !== undefined && safeEqual(presented, this.hash);
+  }
+
+  forget(): void {
+    this.hash = undefined;
+  }
+}

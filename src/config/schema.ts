@@ -1,0 +1,151 @@
+import { z } from "zod";
+
+/**
+ * The one configuration schema. Every key is documented with `.describe()`; the README table and
+ * `catwalk config schema` are produced from it. Environment names are derived from the key path:
+ * `fly.apiUrl` is `CATWALK_FLY_API_URL`. Precedence: defaults < config file < env < flags.
+ */
+const port = z.number().int().min(0).max(65535);
+const ms = z.number().int().min(0);
+const url = z.url({ protocol: /^https?$/ });
+
+export const ConfigSchema = z.strictObject({
+  host: z
+    .string()
+    .min(1)
+    .default("127.0.0.1")
+    .describe("Interface the server binds. Anything other than loopback exposes the API and gateway."),
+  port: port.default(7400).describe("TCP port of the HTTP API and MCP gateway; 0 picks a free port."),
+  dataDir: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("Directory for the database, master key, admin token, package cache and logs."),
+  publicUrl: url
+    .optional()
+    .describe("Public base URL when Catwalk runs behind TLS or a reverse proxy; used in endpoint URLs."),
+  databaseUrl: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("libsql server (libsql://, https://) or file: URL; default is <dataDir>/catwalk.db."),
+  databaseAuthToken: z.string().min(1).optional().describe("Auth token for a remote libsql/Turso database."),
+  masterKey: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("Fernet master key(s), comma-separated, newest first; default is <dataDir>/master.key."),
+  logLevel: z.enum(["debug", "info", "warn", "error"]).default("info").describe("Least severe level logged."),
+  logFormat: z
+    .enum(["text", "json"])
+    .default("text")
+    .describe("Format of log lines on stderr; the log file is always JSON lines."),
+  allowedOrigins: z
+    .array(z.string().min(1))
+    .default([])
+    .describe("Browser Origins allowed besides the server's own (comma-separated in env)."),
+  runtime: z
+    .enum(["local", "fly"])
+    .default("local")
+    .describe("Runtime of new deployments when none is given."),
+  local: z
+    .strictObject({
+      packageCacheDir: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("Cache of installed npm/PyPI packages; default <dataDir>/packages."),
+      npmRegistryUrl: url
+        .default("https://registry.npmjs.org")
+        .describe("npm registry used to resolve and install."),
+      nodePath: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("Node.js executable for npm servers; default: node on PATH."),
+      uvxPath: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("uvx executable for PyPI servers; default: uvx on PATH."),
+      installTimeoutMs: ms.default(300_000).describe("Limit for installing one package version."),
+      startTimeoutMs: ms
+        .default(30_000)
+        .describe("Limit for a child to answer the MCP initialize handshake."),
+      maxChildren: z.number().int().min(1).default(16).describe("Upstream children per deployment."),
+    })
+    .prefault({}),
+  gateway: z
+    .strictObject({
+      maxSessions: z.number().int().min(1).default(1000).describe("Open MCP sessions per deployment."),
+      sessionIdleTtlMs: ms.default(1_800_000).describe("Idle time after which a session is reaped."),
+      requestTimeoutMs: ms.default(300_000).describe("Time a request may wait without progress."),
+      maxBodyBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(4 * 1024 * 1024)
+        .describe("Largest MCP request body accepted."),
+      keepAliveMs: ms.default(15_000).describe("Interval of SSE keep-alive comments."),
+      eventBufferSize: z
+        .number()
+        .int()
+        .min(0)
+        .default(1000)
+        .describe("SSE events kept per session for Last-Event-ID."),
+    })
+    .prefault({}),
+  github: z
+    .strictObject({
+      apiUrl: url.default("https://api.github.com").describe("GitHub REST API base URL."),
+      token: z.string().min(1).optional().describe("GitHub token for private repos and higher rate limits."),
+    })
+    .prefault({}),
+  anthropic: z
+    .strictObject({
+      apiKey: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("Anthropic API key; without it analysis is deterministic only."),
+      baseUrl: url.default("https://api.anthropic.com").describe("Anthropic API base URL."),
+      model: z
+        .string()
+        .min(1)
+        .default("claude-sonnet-4-5")
+        .describe("Claude model used for repository analysis."),
+    })
+    .prefault({}),
+  pypi: z
+    .strictObject({
+      url: url.default("https://pypi.org").describe("PyPI base URL (JSON API at /pypi/<name>/json)."),
+    })
+    .prefault({}),
+  mcpRegistry: z
+    .strictObject({
+      url: url
+        .default("https://registry.modelcontextprotocol.io")
+        .describe("Official MCP registry base URL."),
+    })
+    .prefault({}),
+  fly: z
+    .strictObject({
+      apiUrl: url.default("https://api.machines.dev").describe("Fly Machines API base URL."),
+      apiToken: z.string().min(1).optional().describe("Fly API token (org-scoped, to create apps)."),
+      org: z.string().min(1).default("personal").describe("Fly organization slug new apps go to."),
+      region: z.string().min(1).default("iad").describe("Primary Fly region for new Machines."),
+      fallbackRegions: z
+        .array(z.string().min(1))
+        .default([])
+        .describe("Regions tried when the primary has no capacity."),
+      image: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("Runner image reference; default is the image for this version."),
+      appDomain: z.string().min(1).default("fly.dev").describe("Domain under which Fly apps are reached."),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;

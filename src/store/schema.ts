@@ -1,0 +1,2 @@
+// Every table of the store, for drizzle's typed query API. Each domain owns its `*.sql.ts` file.
+export { MetaTable } from "./meta.sql.ts";
