@@ -73,6 +73,10 @@ export const ConfigSchema = z.strictObject({
         .default(30_000)
         .describe("Limit for a child to answer the MCP initialize handshake."),
       maxChildren: z.number().int().min(1).default(16).describe("Upstream children per deployment."),
+      allowCommands: z
+        .boolean()
+        .default(false)
+        .describe("Allow deployments of an arbitrary command (API `command`); it runs as the catwalk user."),
     })
     .prefault({}),
   gateway: z

@@ -4,10 +4,12 @@ import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 import { z } from "zod";
 import type { App } from "../app/app.ts";
+import { createServices, type Services } from "../app/services.ts";
 import { newId } from "../util/ids.ts";
 import { VERSION } from "../version.ts";
 import { toErrorResponse } from "./errors.ts";
 import { forbiddenOrigin, guardApi, originAllowed } from "./guard.ts";
+import { deploymentRoutes } from "./routes/deployments.ts";
 import { healthRoutes } from "./routes/health.ts";
 
 export const SERVER_FILE = "server.json";
@@ -26,7 +28,7 @@ function ownsErrors(path: string): boolean {
   return path.startsWith("/mcp/") || path === "/mcp";
 }
 
-export function buildServer(app: App, port: () => number) {
+export function buildServer(app: App, services: Services, port: () => number) {
   const ids = new WeakMap<Request, string>();
   return new Elysia({ name: "catwalk" })
     .use(
@@ -77,6 +79,16 @@ export function buildServer(app: App, port: () => number) {
       });
     })
     .use(healthRoutes(app))
+    .use(deploymentRoutes(services))
+    .all(
+      "/mcp/:slug",
+      ({ request, params, server }) => {
+        // The gateway runs its own timeouts (progress-aware); Bun's idle timeout would cut long calls.
+        server?.timeout(request, 0);
+        return services.gateway.handle(request, params.slug);
+      },
+      { parse: "none", detail: { hide: true } },
+    )
     .get(
       "/",
       () =>
@@ -87,13 +99,15 @@ export function buildServer(app: App, port: () => number) {
 export interface Running {
   url: string;
   port: number;
+  services: Services;
   stop(): Promise<void>;
 }
 
 /** Binds the HTTP server and records it in `<dataDir>/server.json` for local CLI commands. */
 export async function startServer(app: App): Promise<Running> {
   let bound = app.config.port;
-  const server = buildServer(app, () => bound);
+  const services = createServices(app, () => bound);
+  const server = buildServer(app, services, () => bound);
   server.listen({
     hostname: app.config.host,
     port: app.config.port,
@@ -106,6 +120,8 @@ export async function startServer(app: App): Promise<Running> {
   bound = srv.port ?? app.config.port;
   const host = app.config.host.includes(":") ? `[${app.config.host}]` : app.config.host;
   const url = `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${bound}`;
+  services.manager.baseUrl = url;
+  await services.manager.boot();
   const file = join(app.config.dataDir, SERVER_FILE);
   const info: ServerFile = { url, pid: process.pid, version: VERSION };
   writeFileSync(file, `${JSON.stringify(info)}\n`, { mode: 0o600 });
@@ -117,5 +133,5 @@ export async function startServer(app: App): Promise<Running> {
     await server.stop(true);
   };
   app.onClose(stop);
-  return { url, port: bound, stop };
+  return { url, port: bound, services, stop };
 }

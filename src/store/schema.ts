@@ -1,2 +1,3 @@
 // Every table of the store, for drizzle's typed query API. Each domain owns its `*.sql.ts` file.
+export { AccessTokenTable, CredentialTable, DeploymentTable } from "../deployment/deployment.sql.ts";
 export { MetaTable } from "./meta.sql.ts";

@@ -30,43 +30,43 @@ export interface ErrorBody {
 }
 
 export class InvalidInputError extends CatwalkError {
-  readonly code = "invalid_input";
-  readonly status = 422;
+  readonly code: string = "invalid_input";
+  readonly status: number = 422;
 }
 
 export class BadRequestError extends CatwalkError {
-  readonly code = "bad_request";
-  readonly status = 400;
+  readonly code: string = "bad_request";
+  readonly status: number = 400;
 }
 
 export class UnauthorizedError extends CatwalkError {
-  readonly code = "unauthorized";
-  readonly status = 401;
+  readonly code: string = "unauthorized";
+  readonly status: number = 401;
 }
 
 export class ForbiddenError extends CatwalkError {
-  readonly code = "forbidden";
-  readonly status = 403;
+  readonly code: string = "forbidden";
+  readonly status: number = 403;
 }
 
 export class NotFoundError extends CatwalkError {
-  readonly code = "not_found";
-  readonly status = 404;
+  readonly code: string = "not_found";
+  readonly status: number = 404;
 }
 
 export class ConflictError extends CatwalkError {
-  readonly code = "conflict";
-  readonly status = 409;
+  readonly code: string = "conflict";
+  readonly status: number = 409;
 }
 
 export class PayloadTooLargeError extends CatwalkError {
-  readonly code = "payload_too_large";
-  readonly status = 413;
+  readonly code: string = "payload_too_large";
+  readonly status: number = 413;
 }
 
 export class UnavailableError extends CatwalkError {
-  readonly code = "unavailable";
-  readonly status = 503;
+  readonly code: string = "unavailable";
+  readonly status: number = 503;
 }
 
 export function isCatwalkError(e: unknown): e is CatwalkError {
