@@ -1,7 +1,6 @@
 import {
   ErrorCode,
   failure,
-  isFailure,
   isNotification,
   isRequest,
   type JsonRpcId,
