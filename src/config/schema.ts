@@ -72,7 +72,12 @@ export const ConfigSchema = z.strictObject({
       startTimeoutMs: ms
         .default(30_000)
         .describe("Limit for a child to answer the MCP initialize handshake."),
-      maxChildren: z.number().int().min(1).default(16).describe("Upstream children per deployment."),
+      maxChildren: z
+        .number()
+        .int()
+        .min(1)
+        .default(32)
+        .describe("Dedicated upstreams (children or remote sessions) per deployment."),
       allowCommands: z
         .boolean()
         .default(false)

@@ -66,6 +66,8 @@ export class Mux {
   private readonly levels = new Map<Downstream, number>();
   private upstreamLevel: number | undefined;
   private closedWith: CloseReason | undefined;
+  /** Server requests that arrived while no party was attached (a warm child asking for roots). */
+  private held: JsonRpcRequest[] = [];
 
   constructor(
     readonly channel: Channel,
@@ -90,6 +92,7 @@ export class Mux {
   attach(d: Downstream, resubscribe: Iterable<string> = []): void {
     this.parties.add(d);
     for (const uri of resubscribe) this.subscribe(d, uri);
+    for (const m of this.held.splice(0)) this.serverRequest(m);
   }
 
   /** Removes a party: cancels its in-flight requests upstream and drops its subscriptions. */
@@ -333,6 +336,10 @@ export class Mux {
   private serverRequest(m: JsonRpcRequest): void {
     if (m.method === "ping") {
       this.sendUpstream(success(m.id, {}));
+      return;
+    }
+    if (this.parties.size === 0) {
+      this.held.push(m);
       return;
     }
     const busy = new Set([...this.pending.values()].map((p) => p.downstream));

@@ -145,8 +145,9 @@ export function createRemotePool(opts: RemotePoolOptions): UpstreamPool {
     opts.hooks.state(state);
   };
 
-  const connect = async (): Promise<Upstream> => {
-    if (live >= opts.maxChildren) {
+  /** Dedicated sessions count against `maxChildren`; the one shared session always has its place. */
+  const connect = async (dedicated: boolean): Promise<Upstream> => {
+    if (dedicated && live >= opts.maxChildren) {
       throw new RemoteCapacityError(
         `All ${opts.maxChildren} upstream sessions of this deployment are in use.`,
         {
@@ -154,7 +155,7 @@ export function createRemotePool(opts: RemotePoolOptions): UpstreamPool {
         },
       );
     }
-    live++;
+    if (dedicated) live++;
     const channel = new RemoteChannel(opts.url, opts.headers, (message) =>
       opts.hooks.log("lifecycle", `remote: ${message}`),
     );
@@ -164,7 +165,7 @@ export function createRemotePool(opts: RemotePoolOptions): UpstreamPool {
       if (released) return;
       released = true;
       open.delete(channel);
-      live--;
+      if (dedicated) live--;
       await channel.close();
     };
     try {
@@ -180,7 +181,7 @@ export function createRemotePool(opts: RemotePoolOptions): UpstreamPool {
   const probe = async () => {
     if (stopped) return;
     try {
-      const upstream = await connect();
+      const upstream = await connect(true);
       failures = 0;
       if (opts.warm) warm = Promise.resolve(upstream);
       else await upstream.release();
@@ -221,12 +222,15 @@ export function createRemotePool(opts: RemotePoolOptions): UpstreamPool {
       const ready = warm;
       warm = undefined;
       if (ready) {
-        if (opts.warm) warm = connect().catch(() => undefined as never);
+        if (opts.warm) warm = connect(true);
+        warm?.catch(() => {
+          warm = undefined;
+        });
         const upstream = await ready.catch(() => undefined);
         if (upstream && !upstream.channel.closed) return upstream;
       }
       try {
-        return await connect();
+        return await connect(true);
       } catch (e) {
         if (e instanceof RemoteCapacityError) throw e;
         set({ state: "crashed", reason: (e as Error).message });
@@ -237,7 +241,7 @@ export function createRemotePool(opts: RemotePoolOptions): UpstreamPool {
       if (stopped) throw unavailable();
       const current = shared ? await shared.catch(() => undefined) : undefined;
       if (current && !current.channel.closed) return current;
-      shared = connect();
+      shared = connect(false);
       shared.catch(() => {
         shared = undefined;
       });
