@@ -108,7 +108,8 @@ export function gatewaySuite(kind: UpstreamKind): void {
         const c = await connectLegacy(dep(), { sampling: {}, elicitation: {} });
         try {
           c.client.setRequestHandler(CreateMessageRequestSchema, async (req) => {
-            const asked = (req.params.messages[0]?.content as { text: string }).text;
+            const content = req.params.messages[0]?.content as { text?: string } | undefined;
+            const asked = content?.text ?? "";
             return {
               role: "assistant",
               model: "test-model",
