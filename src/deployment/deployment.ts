@@ -45,37 +45,43 @@ export const EnvName = z
     "is reserved (PATH, HOME, NODE_OPTIONS, LD_*, BUN_*, npm_config_*, CATWALK_* …)",
   );
 
-export const CreateInput = z.object({
-  source: z
-    .string()
-    .min(1)
-    .max(2048)
-    .describe("npm:<pkg>[@ver], pypi:<pkg>[==ver], GitHub URL or remote MCP URL"),
-  name: z.string().regex(SLUG, "lowercase letters, digits and dashes, at most 48 characters").optional(),
-  env: z
-    .record(EnvName, z.string().max(65_536))
-    .default({})
-    .describe("Environment values; stored encrypted, never returned"),
-  args: z.array(z.string().max(4096)).max(64).default([]).describe("Extra arguments for the server"),
-  headers: z
-    .record(
-      z
-        .string()
-        .regex(HEADER_NAME)
-        .refine((h) => !FORBIDDEN_HEADERS.has(h.toLowerCase()), "is set by the gateway"),
-      z.string().max(8192),
-    )
-    .default({})
-    .describe("Headers sent to a remote upstream; stored encrypted"),
-  sessionMode: z.enum(["isolated", "shared"]).default("isolated"),
-  runtime: z.enum(["local", "fly"]).optional(),
-  command: z
-    .array(z.string().min(1).max(4096))
-    .min(1)
-    .max(64)
-    .optional()
-    .describe("Run this command instead (local.allowCommands)"),
-});
+export const CreateInput = z
+  .object({
+    source: z
+      .string()
+      .min(1)
+      .max(2048)
+      .optional()
+      .describe("npm:<pkg>[@ver], pypi:<pkg>[==ver], GitHub URL or remote MCP URL; or give `command`"),
+    name: z.string().regex(SLUG, "lowercase letters, digits and dashes, at most 48 characters").optional(),
+    env: z
+      .record(EnvName, z.string().max(65_536))
+      .default({})
+      .describe("Environment values; stored encrypted, never returned"),
+    args: z.array(z.string().max(4096)).max(64).default([]).describe("Extra arguments for the server"),
+    headers: z
+      .record(
+        z
+          .string()
+          .regex(HEADER_NAME)
+          .refine((h) => !FORBIDDEN_HEADERS.has(h.toLowerCase()), "is set by the gateway"),
+        z.string().max(8192),
+      )
+      .default({})
+      .describe("Headers sent to a remote upstream; stored encrypted"),
+    sessionMode: z.enum(["isolated", "shared"]).default("isolated"),
+    runtime: z.enum(["local", "fly"]).optional(),
+    command: z
+      .array(z.string().min(1).max(4096))
+      .min(1)
+      .max(64)
+      .optional()
+      .describe("Run this command instead of a package (needs local.allowCommands)"),
+  })
+  .refine((v) => (v.source === undefined) !== (v.command === undefined), {
+    message: "give either source or command, not both",
+    path: ["source"],
+  });
 export type CreateInput = z.infer<typeof CreateInput>;
 
 export const UpstreamInfo = z.object({

@@ -1,3 +1,4 @@
+import { basename } from "node:path";
 import type { App } from "../app/app.ts";
 import type { Logger } from "../log/log.ts";
 import type { GatewayTarget } from "../proxy/gateway.ts";
@@ -184,12 +185,13 @@ export class DeploymentManager {
   private async resolve(
     input: CreateInput,
   ): Promise<{ spec: UpstreamSpec; runtime: RuntimeKind; source: Source }> {
-    const source = parseSource(input.source);
     if (input.command) {
       assertCommandAllowed(this.app.config.local.allowCommands);
       const [command, ...args] = input.command as [string, ...string[]];
-      return { spec: { kind: "command", command, args: [...args, ...input.args] }, runtime: "local", source };
+      const spec: UpstreamSpec = { kind: "command", command, args: [...args, ...input.args] };
+      return { spec, runtime: "local", source: { kind: "command", name: basename(command) } };
     }
+    const source = parseSource(input.source ?? "");
     if (source.kind === "remote") {
       return { spec: { kind: "remote", url: source.url, headers: {} }, runtime: "remote", source };
     }

@@ -5,7 +5,8 @@ export type Source =
   | { kind: "npm"; name: string; range: string | undefined }
   | { kind: "pypi"; name: string; version: string | undefined }
   | { kind: "github"; url: string }
-  | { kind: "remote"; url: string };
+  | { kind: "remote"; url: string }
+  | { kind: "command"; name: string };
 
 const ACCEPTED =
   "Accepted sources: npm:<package>[@version], pypi:<package>[==version], https://github.com/<owner>/<repo>[/tree/<ref>/<dir>], or an http(s):// MCP endpoint URL.";
@@ -76,7 +77,11 @@ export function parseSource(text: string): Source {
 /** A readable default name for a deployment of this source (`server-everything`). */
 export function defaultName(source: Source): string {
   if (source.kind === "npm" || source.kind === "pypi") return source.name.replace(/^@[^/]+\//, "");
+  if (source.kind === "command") return source.name;
   const url = new URL(source.url);
   if (source.kind === "github") return url.pathname.split("/").filter(Boolean)[1] ?? "server";
-  return url.hostname.split(".")[0] ?? "remote";
+  const host = url.hostname;
+  if (host === "localhost" || /^[\d.]+$/.test(host) || host.includes(":") || host.startsWith("["))
+    return "remote";
+  return host.split(".")[0] ?? "remote";
 }
