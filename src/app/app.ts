@@ -18,6 +18,14 @@ export interface App {
   vault: Vault;
   log: Logger;
   adminTokens: AdminTokens;
+  /**
+   * Other modules' encrypted columns, for key rotation: each re-encrypts its values in the given
+   * transaction with `rotate` and returns how many it changed.
+   */
+  encrypted?: ((
+    tx: Parameters<Parameters<Store["db"]["transaction"]>[0]>[0],
+    rotate: (token: string) => string,
+  ) => Promise<number>)[];
   /** Set when this start created the admin token (first start of a data dir). */
   createdAdminToken: string | undefined;
   onClose(fn: () => Promise<void> | void): void;
@@ -60,6 +68,7 @@ export async function openApp(loaded: Loaded, opts: OpenAppOptions = {}): Promis
       vault,
       log,
       adminTokens: new AdminTokens(store.db),
+      encrypted: [],
       createdAdminToken,
       onClose: (fn) => closers.push(fn),
       close: async () => {

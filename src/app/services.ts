@@ -1,18 +1,27 @@
 import { DeploymentManager, type PoolFactory } from "../deployment/manager.ts";
 import { AccessTokens } from "../deployment/tokens.ts";
+import { Bus } from "../events/bus.ts";
+import { EventRecorder } from "../events/recorder.ts";
+import { LogStore } from "../logs/logs.ts";
 import { ErrorCode } from "../mcp/jsonrpc.ts";
 import { type AuthResult, Gateway } from "../proxy/gateway.ts";
 import { rpcError } from "../proxy/http.ts";
 import { createRemotePool } from "../runtime/remote/remote.ts";
 import { originAllowed } from "../server/guard.ts";
+import { Stats } from "../stats/stats.ts";
 import { bearer } from "../util/secret.ts";
 import type { App } from "./app.ts";
 
-/** The running parts of a server built on an `App`: deployments, their pools and the gateway. */
+/** The running parts of a server built on an `App`: deployments, their pools, the gateway and observability. */
 export interface Services {
+  app: App;
   manager: DeploymentManager;
   gateway: Gateway;
   tokens: AccessTokens;
+  bus: Bus;
+  logs: LogStore;
+  stats: Stats;
+  recorder: EventRecorder;
 }
 
 function unauthorized(message: string, invalid: boolean): AuthResult {
@@ -39,6 +48,10 @@ export function remotePools(app: App): PoolFactory {
 }
 
 export function createServices(app: App, port: () => number): Services {
+  const bus = new Bus();
+  const stats = new Stats();
+  const logs = new LogStore(app.store.db, app.log.redactor, app.log);
+  const recorder = new EventRecorder(app.store.db, bus, app.log);
   const tokens = new AccessTokens(app.store.db);
   let manager: DeploymentManager | undefined;
   const gateway = new Gateway({
@@ -54,18 +67,43 @@ export function createServices(app: App, port: () => number): Services {
       if (!tokenId) return unauthorized("Unauthorized: the token is not valid for this deployment.", true);
       return { ok: true, tokenId };
     },
+    onCall: (call) => {
+      stats.record(call.deploymentId, call.method, call.durationMs, call.ok);
+      bus.publish("mcp.call", call.deploymentId, {
+        sessionId: call.sessionId ?? null,
+        method: call.method,
+        name: call.name ?? null,
+        durationMs: Math.round(call.durationMs * 1000) / 1000,
+        ok: call.ok,
+        errorCode: call.errorCode ?? null,
+        client: call.client ?? null,
+      });
+    },
+    onSession: (e) => {
+      stats.touch(e.deploymentId);
+      bus.publish(e.kind === "opened" ? "session.opened" : "session.closed", e.deploymentId, {
+        sessionId: e.sessionId,
+        ...(e.reason ? { reason: e.reason } : {}),
+      });
+    },
   });
   manager = new DeploymentManager(app, {
     pools: { remote: remotePools(app) },
+    bus,
+    logs,
+    stats,
     sessions: (id) => gateway.sessionCount(id),
-    onRemoved: (id) => {
-      gateway.endSessions(id, "the deployment was removed");
-      tokens.forgetDeployment(id);
+    endSessions: (id, reason, tokenId) => gateway.endSessions(id, reason, tokenId),
+    forgetTokens: ({ deploymentId, tokenId }) => {
+      if (tokenId) tokens.forget(tokenId);
+      if (deploymentId) tokens.forgetDeployment(deploymentId);
     },
   });
   app.onClose(async () => {
     gateway.close();
     await manager?.close();
+    await logs.close();
+    await recorder.close();
   });
-  return { manager, gateway, tokens };
+  return { app, manager, gateway, tokens, bus, logs, stats, recorder };
 }

@@ -107,6 +107,12 @@ export const DeploymentInfo = z.object({
     .array(z.object({ name: z.string(), secret: z.boolean() }))
     .describe("names only; values are write-only"),
   sessions: z.number().int(),
+  activity: z.object({
+    calls: z.number().int(),
+    errors: z.number().int(),
+    callsPerMinute: z.number().int(),
+    lastActivity: z.string().nullable(),
+  }),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -264,3 +270,118 @@ export function assertCommandAllowed(allowed: boolean): void {
     hint: "Set local.allowCommands (CATWALK_LOCAL_ALLOW_COMMANDS=true) to allow it; it runs any program as the catwalk user.",
   });
 }
+
+export class TokenNotFoundError extends NotFoundError {
+  override readonly code = "token.not_found";
+}
+
+export type TokenRow = typeof AccessTokenTable.$inferSelect;
+
+export function tokenInfo(t: TokenRow): z.infer<typeof TokenInfo> {
+  return {
+    id: t.id,
+    name: t.name,
+    createdAt: t.createdAt.toISOString(),
+    lastUsedAt: t.lastUsedAt?.toISOString() ?? null,
+    revokedAt: t.revokedAt?.toISOString() ?? null,
+  };
+}
+
+export async function listTokens(db: Db, deploymentId: string): Promise<TokenRow[]> {
+  return db
+    .select()
+    .from(AccessTokenTable)
+    .where(eq(AccessTokenTable.deploymentId, deploymentId))
+    .orderBy(asc(AccessTokenTable.createdAt))
+    .all();
+}
+
+/** A token of the deployment by id or (active) name. */
+export async function findToken(db: Db, deploymentId: string, ref: string): Promise<TokenRow> {
+  const rows = await listTokens(db, deploymentId);
+  const hit = rows.find((t) => t.id === ref) ?? rows.find((t) => t.name === ref && !t.revokedAt);
+  if (!hit) {
+    throw new TokenNotFoundError(`No token ${JSON.stringify(ref)} on this deployment.`, {
+      hint: "`catwalk token ls <slug>` lists its tokens by id and name.",
+    });
+  }
+  return hit;
+}
+
+export async function createToken(
+  db: Db,
+  deploymentId: string,
+  name: string,
+): Promise<{ row: TokenRow; token: string }> {
+  const token = newToken("dep");
+  const id = newId("tok");
+  await db.insert(AccessTokenTable).values({ id, deploymentId, name, hash: hashToken(token) });
+  const row = await db.select().from(AccessTokenTable).where(eq(AccessTokenTable.id, id)).get();
+  return { row: row as TokenRow, token };
+}
+
+export async function revokeToken(db: Db, tokenId: string): Promise<void> {
+  await db
+    .update(AccessTokenTable)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(AccessTokenTable.id, tokenId), isNull(AccessTokenTable.revokedAt)));
+}
+
+/** Sets and removes credential values (encrypted); returns the names that changed. */
+export async function updateCredentials(
+  db: Db,
+  vault: Vault,
+  deploymentId: string,
+  set: Record<string, string>,
+  unset: readonly string[],
+  secretNames?: ReadonlySet<string>,
+): Promise<string[]> {
+  await db.transaction(async (tx) => {
+    for (const [name, value] of Object.entries(set)) {
+      const secret = secretNames ? secretNames.has(name) : true;
+      await tx
+        .insert(CredentialTable)
+        .values({ id: newId("cred"), deploymentId, name, value: vault.encrypt(value), secret })
+        .onConflictDoUpdate({
+          target: [CredentialTable.deploymentId, CredentialTable.name],
+          set: { value: vault.encrypt(value), secret, updatedAt: new Date() },
+        });
+    }
+    for (const name of unset) {
+      await tx
+        .delete(CredentialTable)
+        .where(and(eq(CredentialTable.deploymentId, deploymentId), eq(CredentialTable.name, name)));
+    }
+  });
+  return [...Object.keys(set), ...unset].sort();
+}
+
+export async function updateRow(
+  db: Db,
+  id: string,
+  patch: Partial<typeof Deployments.$inferInsert>,
+): Promise<Row> {
+  await db
+    .update(Deployments)
+    .set({ ...patch, updatedAt: new Date() })
+    .where(eq(Deployments.id, id));
+  return findDeployment(db, id);
+}
+
+export const UpdateInput = z.object({
+  version: z
+    .string()
+    .min(1)
+    .max(64)
+    .optional()
+    .describe("New package version or range (npm/pypi deployments)"),
+  args: z.array(z.string().max(4096)).max(64).optional().describe("Replace the extra arguments"),
+  sessionMode: z.enum(["isolated", "shared"]).optional(),
+});
+export type UpdateInput = z.infer<typeof UpdateInput>;
+
+export const EnvInput = z.object({
+  set: z.record(EnvName, z.string().max(65_536)).default({}),
+  unset: z.array(EnvName).max(256).default([]),
+});
+export type EnvInput = z.infer<typeof EnvInput>;

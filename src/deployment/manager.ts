@@ -1,8 +1,12 @@
 import { basename } from "node:path";
 import type { App } from "../app/app.ts";
+import type { Bus } from "../events/bus.ts";
 import type { Logger } from "../log/log.ts";
+import type { LogStore } from "../logs/logs.ts";
 import type { GatewayTarget } from "../proxy/gateway.ts";
+import { UpstreamUnavailableError } from "../runtime/remote/remote.ts";
 import type { PoolHooks, PoolState, UpstreamPool, UpstreamSpec } from "../runtime/types.ts";
+import type { Stats } from "../stats/stats.ts";
 import { InvalidInputError } from "../util/error.ts";
 import { newId } from "../util/ids.ts";
 import type { ObservedState, RuntimeKind } from "./deployment.sql.ts";
@@ -10,15 +14,24 @@ import {
   allocateSlug,
   assertCommandAllowed,
   type CreateInput,
+  createToken,
   credentialNames,
   credentialValues,
   type DeploymentInfo,
   deleteDeployment,
+  type EnvInput,
   findDeployment,
+  findToken,
   insertDeployment,
   listDeployments,
+  listTokens,
   type Row,
+  revokeToken,
   setObservedState,
+  type TokenRow,
+  type UpdateInput,
+  updateCredentials,
+  updateRow,
   upstreamInfo,
 } from "./deployment.ts";
 import { defaultName, parseSource, type Source } from "./source.ts";
@@ -37,10 +50,17 @@ export type Resolver = (source: Source, args: string[]) => Promise<UpstreamSpec>
 export interface ManagerDeps {
   pools: Partial<Record<RuntimeKind, PoolFactory>>;
   resolve?: Resolver;
+  bus: Bus;
+  logs: LogStore;
+  stats: Stats;
   /** Live session count per deployment, from the gateway. */
   sessions?(deploymentId: string): number;
-  /** Called when a deployment goes away, so the gateway can end its sessions. */
-  onRemoved?(deploymentId: string): void;
+  /** Ends a deployment's sessions (all, or those opened with one token). */
+  endSessions?(deploymentId: string, reason: string, tokenId?: string): void;
+  /** Drops cached token verdicts (a revoked token, a removed deployment). */
+  forgetTokens?(match: { deploymentId?: string; tokenId?: string }): void;
+  /** How often the reconciler runs, in ms (0 disables the timer; boot always reconciles). */
+  reconcileMs?: number;
 }
 
 interface Live {
@@ -70,15 +90,41 @@ function describeSource(spec: UpstreamSpec): string {
   return `command:${[spec.command, ...spec.args].join(" ")}`;
 }
 
+function withArgs(spec: UpstreamSpec, args: string[]): UpstreamSpec {
+  if (spec.kind === "remote") throw new InvalidInputError("A remote deployment takes no arguments.");
+  return { ...spec, args };
+}
+
+/** A pool that refuses every upstream: what the gateway sees of a stopped deployment. */
+function stoppedPool(slug: string): UpstreamPool {
+  const refuse = () =>
+    Promise.reject(
+      new UpstreamUnavailableError(`Deployment ${slug} is stopped.`, {
+        hint: `Start it with \`catwalk start ${slug}\`.`,
+      }),
+    );
+  return {
+    acquire: refuse,
+    shared: refuse,
+    state: () => ({ state: "stopped", children: 0, restarts: 0 }),
+    start: () => {},
+    stop: async () => {},
+  };
+}
+
 /**
- * Runs deployments: keeps one upstream pool per deployment whose desired state is running,
- * records what the pool reports as the observed state, and answers the gateway's lookups by slug
- * from memory (no database read per MCP request).
+ * Runs deployments. Each has a desired state (running or stopped, set by operators) and an
+ * observed one (reported by its pool); the manager keeps one pool per deployment that should
+ * run, records every transition as an event, and a reconciler brings each deployment back to its
+ * desired state at boot and periodically. Gateway lookups by slug are answered from memory.
  */
 export class DeploymentManager {
   private readonly live = new Map<string, Live>();
+  private readonly rows = new Map<string, Row>();
   private readonly slugs = new Map<string, string>();
   private readonly log: Logger;
+  private reconciler: ReturnType<typeof setInterval> | undefined;
+  private reconciling: Promise<void> | undefined;
   baseUrl = "";
 
   constructor(
@@ -88,18 +134,49 @@ export class DeploymentManager {
     this.log = app.log.child({ component: "deployments" });
   }
 
+  private get db() {
+    return this.app.store.db;
+  }
+
   async boot(): Promise<void> {
-    for (const row of await listDeployments(this.app.store.db)) {
-      if (row.desiredState === "running") await this.run(row);
-      else this.slugs.set(row.slug, row.id);
+    await this.reconcile();
+    const every = this.deps.reconcileMs ?? 15_000;
+    if (every > 0) {
+      this.reconciler = setInterval(() => void this.reconcile(), every);
+      this.reconciler.unref?.();
     }
+  }
+
+  /** Brings every deployment to its desired state: starts what should run, stops what should not. */
+  reconcile(): Promise<void> {
+    this.reconciling ??= (async () => {
+      try {
+        const rows = await listDeployments(this.db);
+        const ids = new Set(rows.map((r) => r.id));
+        for (const row of rows) {
+          this.remember(row);
+          const live = this.live.get(row.id);
+          if (row.desiredState === "running" && !live) await this.run(row);
+          if (row.desiredState === "stopped" && live) await this.halt(row.id, "stopped by the reconciler");
+          if (row.desiredState === "stopped" && !live && row.state !== "stopped")
+            await this.observed(row.id, "stopped", null);
+        }
+        for (const id of [...this.rows.keys()]) if (!ids.has(id)) await this.forget(id);
+      } catch (e) {
+        this.log.error("reconcile failed", { error: e });
+      } finally {
+        this.reconciling = undefined;
+      }
+    })();
+    return this.reconciling;
   }
 
   target(slug: string): GatewayTarget | undefined {
     const id = this.slugs.get(slug);
-    const live = id ? this.live.get(id) : undefined;
-    if (!live) return undefined;
-    return { id: live.row.id, slug: live.row.slug, sessionMode: live.row.sessionMode, pool: live.pool };
+    const row = id ? this.rows.get(id) : undefined;
+    if (!row) return undefined;
+    const pool = this.live.get(row.id)?.pool ?? stoppedPool(row.slug);
+    return { id: row.id, slug: row.slug, sessionMode: row.sessionMode, pool };
   }
 
   endpoint(slug: string): string {
@@ -107,47 +184,54 @@ export class DeploymentManager {
   }
 
   async info(row: Row): Promise<DeploymentInfo> {
+    const current = this.rows.get(row.id) ?? row;
+    const sessions = this.deps.sessions?.(row.id) ?? 0;
+    const stats = this.deps.stats.get(row.id, sessions);
     return {
-      id: row.id,
-      slug: row.slug,
-      name: row.name,
-      source: row.source,
-      runtime: row.runtime,
-      sessionMode: row.sessionMode,
-      state: row.state,
-      desiredState: row.desiredState,
-      stateReason: row.stateReason,
-      url: this.endpoint(row.slug),
-      upstream: upstreamInfo(row),
-      env: (await credentialNames(this.app.store.db, row.id)).filter(
-        (c) => !c.name.startsWith(HEADER_PREFIX),
-      ),
-      sessions: this.deps.sessions?.(row.id) ?? 0,
-      createdAt: row.createdAt.toISOString(),
-      updatedAt: row.updatedAt.toISOString(),
+      id: current.id,
+      slug: current.slug,
+      name: current.name,
+      source: current.source,
+      runtime: current.runtime,
+      sessionMode: current.sessionMode,
+      state: current.state,
+      desiredState: current.desiredState,
+      stateReason: current.stateReason,
+      url: this.endpoint(current.slug),
+      upstream: upstreamInfo(current),
+      env: (await credentialNames(this.db, current.id)).filter((c) => !c.name.startsWith(HEADER_PREFIX)),
+      sessions,
+      activity: {
+        calls: stats.calls,
+        errors: stats.errors,
+        callsPerMinute: stats.callsPerMinute,
+        lastActivity: stats.lastActivity,
+      },
+      createdAt: current.createdAt.toISOString(),
+      updatedAt: current.updatedAt.toISOString(),
     };
   }
 
   async list(): Promise<DeploymentInfo[]> {
-    const rows = await listDeployments(this.app.store.db);
-    return Promise.all(rows.map((r) => this.info(this.live.get(r.id)?.row ?? r)));
+    return Promise.all((await listDeployments(this.db)).map((r) => this.info(r)));
   }
 
   async get(ref: string): Promise<DeploymentInfo> {
-    return this.info(await findDeployment(this.app.store.db, ref));
+    return this.info(await findDeployment(this.db, ref));
+  }
+
+  row(ref: string): Promise<Row> {
+    return findDeployment(this.db, ref);
   }
 
   /** Resolves the source, stores the deployment with its credentials and first token, and starts it. */
   async create(input: CreateInput): Promise<{ info: DeploymentInfo; token: string }> {
     const { spec, runtime, source } = await this.resolve(input);
-    const slug = await allocateSlug(
-      this.app.store.db,
-      input.name ?? defaultName(source),
-      input.name !== undefined,
-    );
+    const slug = await allocateSlug(this.db, input.name ?? defaultName(source), input.name !== undefined);
     const credentials: Record<string, string> = { ...input.env };
     for (const [k, v] of Object.entries(input.headers)) credentials[`${HEADER_PREFIX}${k}`] = v;
-    const { row, token } = await insertDeployment(this.app.store.db, this.app.vault, {
+    this.app.log.redactor.add(...Object.values(credentials));
+    const { row, token } = await insertDeployment(this.db, this.app.vault, {
       row: {
         id: newId("dep"),
         slug,
@@ -161,25 +245,167 @@ export class DeploymentManager {
       },
       credentials,
     });
-    this.app.log.redactor.add(token, ...Object.values(credentials));
-    this.log.info("deployment created", { deployment: row.id, slug, source: row.source, runtime });
+    this.app.log.redactor.add(token);
+    this.remember(row);
+    this.deps.bus.publish("deployment.created", row.id, {
+      slug,
+      source: row.source,
+      runtime,
+      sessionMode: row.sessionMode,
+    });
+    this.deps.bus.publish("token.created", row.id, { name: "default" });
     await this.run(row);
     return { info: await this.info(row), token };
   }
 
+  async start(ref: string): Promise<DeploymentInfo> {
+    const row = await this.desire(ref, "running");
+    if (!this.live.has(row.id)) await this.run(row);
+    return this.info(row);
+  }
+
+  async stop(ref: string): Promise<DeploymentInfo> {
+    const row = await this.desire(ref, "stopped");
+    await this.halt(row.id, "stopped by an operator");
+    return this.info(row);
+  }
+
+  async restart(ref: string): Promise<DeploymentInfo> {
+    const row = await this.desire(ref, "running");
+    await this.halt(row.id, "restarting");
+    await this.run(row);
+    return this.info(row);
+  }
+
+  /** New version, arguments or session mode; a running deployment restarts with them. */
+  async update(ref: string, input: UpdateInput): Promise<DeploymentInfo> {
+    let row = await findDeployment(this.db, ref);
+    let spec: UpstreamSpec = row.upstream;
+    if (input.version !== undefined) {
+      if (spec.kind !== "npm" && spec.kind !== "pypi") {
+        throw new InvalidInputError(
+          `Deployment ${row.slug} runs no package, so it has no version to change.`,
+        );
+      }
+      if (!this.deps.resolve)
+        throw new InvalidInputError("No runtime on this server resolves package versions.");
+      const source: Source =
+        spec.kind === "npm"
+          ? { kind: "npm", name: spec.package, range: input.version }
+          : { kind: "pypi", name: spec.package, version: input.version };
+      spec = withArgs(await this.deps.resolve(source, spec.args), spec.args);
+    }
+    // For a command deployment the arguments are the command's whole argument list.
+    if (input.args !== undefined) spec = withArgs(spec, input.args);
+    row = await updateRow(this.db, row.id, {
+      upstream: spec,
+      source: describeSource(spec),
+      ...(input.sessionMode ? { sessionMode: input.sessionMode } : {}),
+    });
+    this.remember(row);
+    this.deps.bus.publish("deployment.updated", row.id, {
+      fields: Object.keys(input).filter((k) => input[k as keyof UpdateInput] !== undefined),
+      source: row.source,
+    });
+    if (row.desiredState === "running") return this.restart(row.id);
+    return this.info(row);
+  }
+
+  /** Sets and unsets credentials (write-only); a running deployment restarts to pick them up. */
+  async setEnv(ref: string, input: EnvInput): Promise<DeploymentInfo> {
+    const row = await findDeployment(this.db, ref);
+    this.app.log.redactor.add(...Object.values(input.set));
+    const names = await updateCredentials(this.db, this.app.vault, row.id, input.set, input.unset);
+    this.deps.bus.publish("credentials.updated", row.id, { names });
+    if (row.desiredState === "running") return this.restart(row.id);
+    return this.info(row);
+  }
+
   async remove(ref: string): Promise<DeploymentInfo> {
-    const row = await findDeployment(this.app.store.db, ref);
+    const row = await findDeployment(this.db, ref);
     const info = await this.info(row);
-    this.deps.onRemoved?.(row.id);
+    this.deps.endSessions?.(row.id, "the deployment was removed");
     await this.stopPool(row.id);
-    this.slugs.delete(row.slug);
-    await deleteDeployment(this.app.store.db, row.id);
+    await deleteDeployment(this.db, row.id);
+    await this.forget(row.id);
+    this.deps.bus.publish("deployment.removed", row.id, { slug: row.slug });
     this.log.info("deployment removed", { deployment: row.id, slug: row.slug });
     return { ...info, state: "stopped" };
   }
 
+  async tokens(ref: string): Promise<TokenRow[]> {
+    return listTokens(this.db, (await findDeployment(this.db, ref)).id);
+  }
+
+  async createToken(ref: string, name: string): Promise<{ row: TokenRow; token: string }> {
+    const dep = await findDeployment(this.db, ref);
+    const created = await createToken(this.db, dep.id, name);
+    this.app.log.redactor.add(created.token);
+    this.deps.bus.publish("token.created", dep.id, { tokenId: created.row.id, name });
+    return created;
+  }
+
+  /** Revokes a token; sessions opened with it end, and its next request is refused. */
+  async revokeToken(ref: string, tokenRef: string): Promise<TokenRow> {
+    const dep = await findDeployment(this.db, ref);
+    const token = await findToken(this.db, dep.id, tokenRef);
+    await revokeToken(this.db, token.id);
+    this.deps.forgetTokens?.({ tokenId: token.id });
+    this.deps.endSessions?.(dep.id, "its access token was revoked", token.id);
+    this.deps.bus.publish("token.revoked", dep.id, { tokenId: token.id, name: token.name });
+    return { ...token, revokedAt: token.revokedAt ?? new Date() };
+  }
+
+  /** A new token with the same name; the old one is revoked at once. */
+  async rotateToken(ref: string, tokenRef: string): Promise<{ row: TokenRow; token: string }> {
+    const dep = await findDeployment(this.db, ref);
+    const old = await findToken(this.db, dep.id, tokenRef);
+    const created = await createToken(this.db, dep.id, old.name);
+    this.app.log.redactor.add(created.token);
+    await revokeToken(this.db, old.id);
+    this.deps.forgetTokens?.({ tokenId: old.id });
+    this.deps.endSessions?.(dep.id, "its access token was rotated", old.id);
+    this.deps.bus.publish("token.rotated", dep.id, {
+      oldTokenId: old.id,
+      tokenId: created.row.id,
+      name: old.name,
+    });
+    return created;
+  }
+
   async close(): Promise<void> {
+    clearInterval(this.reconciler);
+    await this.reconciling;
     await Promise.all([...this.live.keys()].map((id) => this.stopPool(id)));
+  }
+
+  private remember(row: Row): void {
+    const previous = this.rows.get(row.id);
+    if (previous && previous.slug !== row.slug) this.slugs.delete(previous.slug);
+    this.rows.set(
+      row.id,
+      previous ? { ...row, state: previous.state, stateReason: previous.stateReason } : row,
+    );
+    this.slugs.set(row.slug, row.id);
+  }
+
+  private async forget(id: string): Promise<void> {
+    const row = this.rows.get(id);
+    await this.stopPool(id);
+    if (row) this.slugs.delete(row.slug);
+    this.rows.delete(id);
+    this.deps.stats.forget(id);
+    this.deps.forgetTokens?.({ deploymentId: id });
+    await this.deps.logs.remove(id).catch(() => {});
+  }
+
+  private async desire(ref: string, desired: "running" | "stopped"): Promise<Row> {
+    const row = await findDeployment(this.db, ref);
+    if (row.desiredState === desired) return row;
+    const updated = await updateRow(this.db, row.id, { desiredState: desired });
+    this.remember(updated);
+    this.deps.bus.publish("deployment.desired", row.id, { desired });
+    return updated;
   }
 
   private async resolve(
@@ -195,7 +421,7 @@ export class DeploymentManager {
     if (source.kind === "remote") {
       return { spec: { kind: "remote", url: source.url, headers: {} }, runtime: "remote", source };
     }
-    if (source.kind === "github") {
+    if (source.kind === "github" || source.kind === "command") {
       throw new InvalidInputError(
         "GitHub sources are deployed through analysis, which is not available on this server yet.",
         {
@@ -213,40 +439,70 @@ export class DeploymentManager {
   }
 
   private async run(row: Row): Promise<void> {
-    this.slugs.set(row.slug, row.id);
+    this.remember(row);
+    if (this.live.has(row.id)) return;
     const factory = this.deps.pools[row.runtime];
     if (!factory) {
-      await setObservedState(
-        this.app.store.db,
-        row.id,
-        "failed",
-        `No ${row.runtime} runtime is configured on this server.`,
-      );
+      await this.observed(row.id, "failed", `No ${row.runtime} runtime is configured on this server.`);
       return;
     }
-    const { env, headers } = splitCredentials(
-      await credentialValues(this.app.store.db, this.app.vault, row.id),
-    );
-    this.app.log.redactor.add(...Object.values(env), ...Object.values(headers));
-    const log = this.log.child({ deployment: row.id, slug: row.slug });
-    const live: Live = { row, pool: undefined as unknown as UpstreamPool };
+    const { env, headers } = splitCredentials(await credentialValues(this.db, this.app.vault, row.id));
+    const secrets = [...Object.values(env), ...Object.values(headers)];
+    this.app.log.redactor.add(...secrets);
+    this.deps.logs.setSecrets(row.id, secrets);
     const hooks: PoolHooks = {
-      log: (stream, line) => log.info(line, { stream }),
-      state: (s) => this.observed(live, s),
+      log: (stream, line) => this.deps.logs.append(row.id, stream, line),
+      state: (s) => void this.reported(row.id, s),
     };
-    live.pool = factory({ row, env, headers, hooks });
-    this.live.set(row.id, live);
-    live.pool.start();
+    let pool: UpstreamPool;
+    try {
+      pool = factory({ row, env, headers, hooks });
+    } catch (e) {
+      await this.observed(row.id, "failed", (e as Error).message);
+      return;
+    }
+    this.live.set(row.id, { row, pool });
+    this.deps.logs.append(
+      row.id,
+      "lifecycle",
+      `starting ${row.source} (${row.runtime}, ${row.sessionMode} sessions)`,
+    );
+    pool.start();
   }
 
-  private observed(live: Live, s: PoolState): void {
-    const state: ObservedState = s.state;
-    const reason = s.reason ?? null;
-    if (live.row.state === state && live.row.stateReason === reason) return;
-    live.row = { ...live.row, state, stateReason: reason, updatedAt: new Date() };
-    setObservedState(this.app.store.db, live.row.id, state, reason).catch((e: unknown) =>
-      this.log.error("cannot record deployment state", { deployment: live.row.id, error: e }),
-    );
+  /** Stops the pool and ends sessions; the observed state becomes stopped. */
+  private async halt(id: string, reason: string): Promise<void> {
+    this.deps.endSessions?.(id, reason);
+    if (!this.live.has(id)) return;
+    this.deps.logs.append(id, "lifecycle", reason);
+    await this.stopPool(id);
+    await this.observed(id, "stopped", null);
+  }
+
+  private reported(id: string, s: PoolState): Promise<void> {
+    // A pool being stopped reports `stopped`; that is recorded by halt(), not here.
+    if (s.state === "stopped" && !this.live.has(id)) return Promise.resolve();
+    return this.observed(id, s.state, s.reason ?? null);
+  }
+
+  private async observed(id: string, state: ObservedState, reason: string | null): Promise<void> {
+    const row = this.rows.get(id);
+    if (!row || (row.state === state && row.stateReason === reason)) return;
+    const from = row.state;
+    this.rows.set(id, { ...row, state, stateReason: reason, updatedAt: new Date() });
+    if (from !== state) {
+      this.deps.bus.publish("deployment.state", id, { from, to: state, ...(reason ? { reason } : {}) });
+      this.deps.logs.append(
+        id,
+        "lifecycle",
+        `state ${from} -> ${state}${reason ? `: ${reason.split("\n")[0]}` : ""}`,
+      );
+    }
+    try {
+      await setObservedState(this.db, id, state, reason);
+    } catch (e) {
+      this.log.error("cannot record deployment state", { deployment: id, error: e });
+    }
   }
 
   private async stopPool(id: string): Promise<void> {

@@ -9,7 +9,9 @@ import { newId } from "../util/ids.ts";
 import { VERSION } from "../version.ts";
 import { toErrorResponse } from "./errors.ts";
 import { forbiddenOrigin, guardApi, originAllowed } from "./guard.ts";
+import { adminRoutes } from "./routes/admin.ts";
 import { deploymentRoutes } from "./routes/deployments.ts";
+import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 
 export const SERVER_FILE = "server.json";
@@ -80,6 +82,8 @@ export function buildServer(app: App, services: Services, port: () => number) {
     })
     .use(healthRoutes(app))
     .use(deploymentRoutes(services))
+    .use(eventRoutes(services))
+    .use(adminRoutes(services))
     .all(
       "/mcp/:slug",
       ({ request, params, server }) => {

@@ -1,0 +1,123 @@
+import { and, desc, eq, gt, inArray, lt, type SQL } from "drizzle-orm";
+import type { Logger } from "../log/log.ts";
+import type { Db } from "../store/db.ts";
+import type { Bus, CatwalkEvent } from "./bus.ts";
+import { EventTable } from "./events.sql.ts";
+
+export interface RecorderOptions {
+  flushMs?: number;
+  /** Traffic events kept; lifecycle and audit events are kept for `retainDays`. */
+  maxTrafficRows?: number;
+  retainDays?: number;
+}
+
+/**
+ * Persists events from the bus in batches: the gateway publishes a `mcp.call` per request, and a
+ * write per request would make SQLite the bottleneck. A failing write (disk full, database
+ * locked) drops the batch with one warning; serving never waits on it.
+ */
+export class EventRecorder {
+  private queue: CatwalkEvent[] = [];
+  private readonly timer: ReturnType<typeof setInterval>;
+  private readonly pruner: ReturnType<typeof setInterval>;
+  private readonly unsubscribe: () => void;
+  private dropped = 0;
+  private flushing: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: Db,
+    bus: Bus,
+    private readonly log: Logger,
+    private readonly opts: RecorderOptions = {},
+  ) {
+    this.unsubscribe = bus.subscribe((e) => {
+      this.queue.push(e);
+      if (this.queue.length > 50_000) {
+        this.queue.shift();
+        this.dropped++;
+      }
+    });
+    this.timer = setInterval(() => void this.flush(), opts.flushMs ?? 250);
+    this.pruner = setInterval(() => void this.prune(), 60_000);
+    this.timer.unref?.();
+    this.pruner.unref?.();
+  }
+
+  async flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    if (this.queue.length === 0) return;
+    const batch = this.queue.splice(0);
+    this.flushing = (async () => {
+      try {
+        for (let i = 0; i < batch.length; i += 500) {
+          const rows = batch.slice(i, i + 500).map((e) => ({ ...e, time: new Date(e.time) }));
+          await this.db.insert(EventTable).values(rows);
+        }
+      } catch (e) {
+        this.dropped += batch.length;
+        this.log.warn("events not recorded", { count: batch.length, error: e });
+      } finally {
+        this.flushing = undefined;
+      }
+    })();
+    return this.flushing;
+  }
+
+  async prune(): Promise<void> {
+    try {
+      const cutoff = new Date(Date.now() - (this.opts.retainDays ?? 30) * 86_400_000);
+      await this.db.delete(EventTable).where(lt(EventTable.time, cutoff));
+      const keep = this.opts.maxTrafficRows ?? 200_000;
+      const edge = await this.db
+        .select({ time: EventTable.time })
+        .from(EventTable)
+        .where(eq(EventTable.type, "mcp.call"))
+        .orderBy(desc(EventTable.time))
+        .limit(1)
+        .offset(keep)
+        .get();
+      if (edge)
+        await this.db
+          .delete(EventTable)
+          .where(and(eq(EventTable.type, "mcp.call"), lt(EventTable.time, edge.time)));
+    } catch (e) {
+      this.log.warn("event pruning failed", { error: e });
+    }
+  }
+
+  get droppedCount(): number {
+    return this.dropped;
+  }
+
+  async close(): Promise<void> {
+    this.unsubscribe();
+    clearInterval(this.timer);
+    clearInterval(this.pruner);
+    await this.flush();
+  }
+}
+
+export interface EventQuery {
+  deploymentId?: string | undefined;
+  types?: string[] | undefined;
+  /** Only events after this id (ULIDs sort by time). */
+  after?: string | undefined;
+  limit: number;
+}
+
+export async function queryEvents(db: Db, q: EventQuery): Promise<CatwalkEvent[]> {
+  const where: SQL[] = [];
+  if (q.deploymentId) where.push(eq(EventTable.deploymentId, q.deploymentId));
+  if (q.types?.length) where.push(inArray(EventTable.type, q.types));
+  if (q.after) where.push(gt(EventTable.id, q.after));
+  const rows = await db
+    .select()
+    .from(EventTable)
+    .where(where.length ? and(...where) : undefined)
+    .orderBy(desc(EventTable.id))
+    .limit(q.limit)
+    .all();
+  return rows
+    .reverse()
+    .map((r) => ({ ...r, time: r.time.toISOString(), type: r.type as CatwalkEvent["type"] }));
+}
