@@ -22,7 +22,7 @@ export interface FlyApiErrorInit {
 }
 
 const HINTS: Record<number, string> = {
-  401: "Check CATWALK_FLY_API_TOKEN: create an org token with `fly tokens create org <org>`.",
+  401: "Check CATWALK_FLY_API_TOKEN: create an org token with `fly tokens create org -o <org>`.",
   403: "The token cannot reach this app or organization; use an org token of CATWALK_FLY_ORG.",
   408: "The Machine did not reach the state in time; it may still be booting. Retry the operation.",
   409: "Another client holds a lease on the Machine; retry after it expires.",

@@ -85,7 +85,7 @@ export interface GcResult {
 export function createFlyClient(c: { apiUrl: string; apiToken?: string | undefined; logsApiUrl: string }) {
   if (!c.apiToken) {
     throw new FlyNotConfiguredError("The Fly runtime needs an API token.", {
-      hint: "Create one with `fly tokens create org <org>` and set CATWALK_FLY_API_TOKEN.",
+      hint: "Create one with `fly tokens create org -o <org>` and set CATWALK_FLY_API_TOKEN.",
     });
   }
   return new FlyClient({ apiUrl: c.apiUrl, logsApiUrl: c.logsApiUrl, token: c.apiToken });
