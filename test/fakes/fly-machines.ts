@@ -465,8 +465,7 @@ export class FakeFlyMachines {
         case "server_error":
           return { res: err(f.status ?? 503, "internal error"), after: f.afterHandling === true };
         case "crash_on_start":
-          f.left++; // consumed at launch, not per request
-          continue;
+          continue; // never matched per request: consumed at launch
       }
     }
     return undefined;
@@ -947,6 +946,7 @@ export class FakeFlyMachines {
     return json({ ok: true });
   }
 
+  /** fake: `instance_id` (docs) and `version` (fly-go) are accepted and not checked. */
   private async wait(m: MachineRec, url: URL): Promise<Response> {
     const states = url.searchParams.getAll("state");
     const wanted = states.length ? states : ["started"];
@@ -1163,10 +1163,13 @@ export class FakeFlyMachines {
       }
       m.frozen = false;
       if (m.gen !== gen || this.closed) return;
-      const crash = this.faults.find((f) => f.kind === "crash_on_start" && f.left > 0);
+      const crash = this.faults.find(
+        (f): f is Extract<Fault, { kind: "crash_on_start" }> & { left: number } =>
+          f.kind === "crash_on_start" && f.left > 0,
+      );
       if (crash) {
         crash.left--;
-        await this.exited(m, crash.kind === "crash_on_start" ? (crash.exitCode ?? 1) : 1, false);
+        await this.exited(m, crash.exitCode ?? 1, false);
         return;
       }
       this.setState(m, "started");
