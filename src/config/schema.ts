@@ -153,6 +153,41 @@ export const ConfigSchema = z.strictObject({
         .optional()
         .describe("Runner image reference; default is the image for this version."),
       appDomain: z.string().min(1).default("fly.dev").describe("Domain under which Fly apps are reached."),
+      appScheme: z
+        .enum(["https", "http"])
+        .default("https")
+        .describe("Scheme of app URLs (<scheme>://<app>.<appDomain>/mcp); http only for a local fake proxy."),
+      logsApiUrl: url
+        .default("https://api.fly.io")
+        .describe("Base URL of Fly's log API (/api/v1/apps/<app>/logs)."),
+      appPrefix: z
+        .string()
+        .regex(/^[a-z][a-z0-9-]{0,29}$/)
+        .default("catwalk-")
+        .describe("Prefix of the Fly app created per deployment; apps with it are Catwalk's (gc)."),
+      internalPort: port.min(1).default(8080).describe("Port the runner listens on inside the Machine."),
+      guestCpuKind: z.enum(["shared", "performance"]).default("shared").describe("CPU kind of each Machine."),
+      guestCpus: z.number().int().min(1).max(16).default(1).describe("CPUs of each Machine."),
+      guestMemoryMb: z
+        .number()
+        .int()
+        .min(256)
+        .multipleOf(256)
+        .default(256)
+        .describe("Memory of each Machine in MB (multiple of 256; suspend needs 2048 or less)."),
+      autostop: z
+        .enum(["off", "stop", "suspend"])
+        .default("suspend")
+        .describe("What Fly Proxy does with an idle Machine; it starts it again on the next request."),
+      maxRestarts: z
+        .number()
+        .int()
+        .min(0)
+        .default(10)
+        .describe("Restarts Fly attempts after the runner exits with an error (restart policy on-failure)."),
+      startTimeoutMs: ms
+        .default(180_000)
+        .describe("Limit for a new or updated Machine to reach started (image pull and boot)."),
     })
     .prefault({}),
 });
