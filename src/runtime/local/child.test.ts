@@ -82,6 +82,23 @@ describe("local child", () => {
     expect(reason.kind).toBe("exited");
   });
 
+  test("skipped stdout lines are noted at most 10 times per window, then counted", async () => {
+    const script = "for i in $(seq 1 50); do echo garbage $i; done; sleep 0.1";
+    const { child, notices } = spawn(command({ command: "/bin/sh", args: ["-c", script] }));
+    await child.exited;
+    expect(notices).toHaveLength(10);
+    expect(notices[0]).toBe("skipped a stdout line that is not JSON-RPC: garbage 1");
+  });
+
+  test("a group that ignores SIGTERM is killed with SIGKILL after the grace period", async () => {
+    const { child } = spawn(command({ command: "/bin/sh", args: ["-c", "trap '' TERM; sleep 1000 & wait"] }));
+    await Bun.sleep(100);
+    await child.close();
+    const reason = await child.exited;
+    expect(reason).toMatchObject({ kind: "closed", signal: "SIGKILL" });
+    expect(isRunning(child.pid as number)).toBe(false);
+  });
+
   test("close() kills the whole process group, grandchildren included", async () => {
     const { child, stderr } = spawn(fixture("grandchild-server.ts"));
     await handshake(child, { timeoutMs: 10_000 });

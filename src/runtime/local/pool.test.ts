@@ -268,6 +268,24 @@ describe("local pool", () => {
   });
 });
 
+describe("runtime shutdown", () => {
+  test("closing the runtime stops every pool it made, leaving no process", async () => {
+    const local = testRuntime();
+    const a = local.pool(fixtureSpec("echo-server.ts"));
+    const b = local.pool(fixtureSpec("grandchild-server.ts"), { warm: false });
+    a.start();
+    b.start();
+    const up = await b.acquire();
+    await a.until(() => a.state().state === "running");
+    const pids = [...a.spawned(), ...b.spawned()];
+    expect(pids.length).toBeGreaterThanOrEqual(2);
+    await local.close();
+    expect(pids.filter(isRunning)).toEqual([]);
+    expect([a.state().state, b.state().state]).toEqual(["stopped", "stopped"]);
+    expect(up.channel.closed).toBe(true);
+  });
+});
+
 describe("crash accounting", () => {
   test("sustained uptime resets the crash count, so the next crash backs off from the start again", async () => {
     const local = testRuntime({}, { sustainedUptimeMs: 400 });
