@@ -1,4 +1,6 @@
+import { hostEnv } from "../config/env.ts";
 import { DeploymentManager, type PoolFactory } from "../deployment/manager.ts";
+import { sourceText } from "../deployment/source.ts";
 import { AccessTokens } from "../deployment/tokens.ts";
 import { Bus } from "../events/bus.ts";
 import { EventRecorder } from "../events/recorder.ts";
@@ -6,6 +8,7 @@ import { LogStore } from "../logs/logs.ts";
 import { ErrorCode } from "../mcp/jsonrpc.ts";
 import { type AuthResult, Gateway } from "../proxy/gateway.ts";
 import { rpcError } from "../proxy/http.ts";
+import { createLocalRuntime, type LocalRuntime } from "../runtime/local/local.ts";
 import { createRemotePool } from "../runtime/remote/remote.ts";
 import { originAllowed } from "../server/guard.ts";
 import { Stats } from "../stats/stats.ts";
@@ -47,7 +50,25 @@ export function remotePools(app: App): PoolFactory {
   };
 }
 
+export function localPools(app: App, runtime: LocalRuntime): PoolFactory {
+  return ({ row, env, hooks }) =>
+    runtime.pool({
+      deploymentId: row.id,
+      spec: row.upstream,
+      env,
+      hooks,
+      maxChildren: app.config.local.maxChildren,
+      warm: row.sessionMode === "isolated",
+    });
+}
+
 export function createServices(app: App, port: () => number): Services {
+  const local = createLocalRuntime({
+    config: app.config,
+    dataDir: app.config.dataDir,
+    hostPath: hostEnv().path,
+    log: app.log,
+  });
   const bus = new Bus();
   const stats = new Stats();
   const logs = new LogStore(app.store.db, app.log.redactor, app.log);
@@ -88,7 +109,8 @@ export function createServices(app: App, port: () => number): Services {
     },
   });
   manager = new DeploymentManager(app, {
-    pools: { remote: remotePools(app) },
+    pools: { local: localPools(app, local), remote: remotePools(app) },
+    resolve: (source, args) => local.resolve(sourceText(source), { args }),
     bus,
     logs,
     stats,
@@ -102,6 +124,7 @@ export function createServices(app: App, port: () => number): Services {
   app.onClose(async () => {
     gateway.close();
     await manager?.close();
+    await local.close();
     await logs.close();
     await recorder.close();
   });

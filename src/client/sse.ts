@@ -9,7 +9,11 @@ export interface SseEvent {
  * Reads a `text/event-stream` body and calls `onEvent` per event as bytes arrive. Resolves when the
  * stream ends (server closed it, or `signal` aborted). Comment lines (keep-alives) are skipped.
  */
-export async function readSse(body: ReadableStream<Uint8Array>, onEvent: (e: SseEvent) => void, signal?: AbortSignal): Promise<void> {
+export async function readSse(
+  body: ReadableStream<Uint8Array>,
+  onEvent: (e: SseEvent) => void,
+  signal?: AbortSignal,
+): Promise<void> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   let buffer = "";
@@ -29,7 +33,8 @@ export async function readSse(body: ReadableStream<Uint8Array>, onEvent: (e: Sse
         buffer = buffer.slice(nl + 1);
         nl = buffer.indexOf("\n");
         if (line === "") {
-          if (current.data.length) onEvent({ id: current.id, event: current.event, data: current.data.join("\n") });
+          if (current.data.length)
+            onEvent({ id: current.id, event: current.event, data: current.data.join("\n") });
           current = { data: [] };
           continue;
         }

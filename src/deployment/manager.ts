@@ -4,7 +4,7 @@ import type { Bus } from "../events/bus.ts";
 import type { Logger } from "../log/log.ts";
 import type { LogStore } from "../logs/logs.ts";
 import type { GatewayTarget } from "../proxy/gateway.ts";
-import { UpstreamUnavailableError } from "../runtime/remote/remote.ts";
+import { UpstreamUnavailableError } from "../runtime/errors.ts";
 import type { PoolHooks, PoolState, UpstreamPool, UpstreamSpec } from "../runtime/types.ts";
 import type { Stats } from "../stats/stats.ts";
 import { InvalidInputError } from "../util/error.ts";
@@ -45,7 +45,10 @@ export type PoolFactory = (input: {
 }) => UpstreamPool;
 
 /** Turns a package source into an exact spec (registry lookups happen here, before anything is stored). */
-export type Resolver = (source: Source, args: string[]) => Promise<UpstreamSpec>;
+export type Resolver = (
+  source: Source,
+  args: string[],
+) => Promise<{ spec: UpstreamSpec; warning?: string | undefined }>;
 
 export interface ManagerDeps {
   pools: Partial<Record<RuntimeKind, PoolFactory>>;
@@ -99,7 +102,7 @@ function withArgs(spec: UpstreamSpec, args: string[]): UpstreamSpec {
 function stoppedPool(slug: string): UpstreamPool {
   const refuse = () =>
     Promise.reject(
-      new UpstreamUnavailableError(`Deployment ${slug} is stopped.`, {
+      new UpstreamUnavailableError("stopped", undefined, `Deployment ${slug} is stopped.`, {
         hint: `Start it with \`catwalk start ${slug}\`.`,
       }),
     );
@@ -226,7 +229,7 @@ export class DeploymentManager {
 
   /** Resolves the source, stores the deployment with its credentials and first token, and starts it. */
   async create(input: CreateInput): Promise<{ info: DeploymentInfo; token: string }> {
-    const { spec, runtime, source } = await this.resolve(input);
+    const { spec, runtime, source, warning } = await this.resolve(input);
     const slug = await allocateSlug(this.db, input.name ?? defaultName(source), input.name !== undefined);
     const credentials: Record<string, string> = { ...input.env };
     for (const [k, v] of Object.entries(input.headers)) credentials[`${HEADER_PREFIX}${k}`] = v;
@@ -254,6 +257,7 @@ export class DeploymentManager {
       sessionMode: row.sessionMode,
     });
     this.deps.bus.publish("token.created", row.id, { name: "default" });
+    if (warning) this.deps.logs.append(row.id, "lifecycle", `warning: ${warning}`);
     await this.run(row);
     return { info: await this.info(row), token };
   }
@@ -293,7 +297,9 @@ export class DeploymentManager {
         spec.kind === "npm"
           ? { kind: "npm", name: spec.package, range: input.version }
           : { kind: "pypi", name: spec.package, version: input.version };
-      spec = withArgs(await this.deps.resolve(source, spec.args), spec.args);
+      const resolved = await this.deps.resolve(source, spec.args);
+      if (resolved.warning) this.deps.logs.append(row.id, "lifecycle", `warning: ${resolved.warning}`);
+      spec = withArgs(resolved.spec, spec.args);
     }
     // For a command deployment the arguments are the command's whole argument list.
     if (input.args !== undefined) spec = withArgs(spec, input.args);
@@ -410,7 +416,7 @@ export class DeploymentManager {
 
   private async resolve(
     input: CreateInput,
-  ): Promise<{ spec: UpstreamSpec; runtime: RuntimeKind; source: Source }> {
+  ): Promise<{ spec: UpstreamSpec; runtime: RuntimeKind; source: Source; warning?: string | undefined }> {
     if (input.command) {
       assertCommandAllowed(this.app.config.local.allowCommands);
       const [command, ...args] = input.command as [string, ...string[]];
@@ -435,7 +441,8 @@ export class DeploymentManager {
       });
     }
     const runtime = input.runtime ?? this.app.config.runtime;
-    return { spec: await this.deps.resolve(source, input.args), runtime, source };
+    const resolved = await this.deps.resolve(source, input.args);
+    return { spec: resolved.spec, runtime, source, warning: resolved.warning };
   }
 
   private async run(row: Row): Promise<void> {

@@ -1,3 +1,5 @@
+import { EXACT_SEMVER, isSemverRange, parseNpmSpecifier } from "../runtime/local/npm.ts";
+import { parsePypiSpecifier } from "../runtime/local/pypi.ts";
 import { InvalidInputError } from "../util/error.ts";
 
 /** What an operator can deploy, parsed from `npm:…`, `pypi:…`, a GitHub URL or a remote MCP URL. */
@@ -11,44 +13,28 @@ export type Source =
 const ACCEPTED =
   "Accepted sources: npm:<package>[@version], pypi:<package>[==version], https://github.com/<owner>/<repo>[/tree/<ref>/<dir>], or an http(s):// MCP endpoint URL.";
 
-/** npm package names: optional `@scope/`, lowercase URL-safe characters, never shell syntax. */
-const NPM_NAME = /^(?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/;
-/** npm versions, ranges and dist-tags we accept (no spaces, quotes or shell metacharacters). */
-const NPM_RANGE = /^[A-Za-z0-9.^~<>=*+|_-]{1,64}$/;
-/** PEP 508 project names. */
-const PYPI_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
-/** PEP 440 versions (a practical subset: digits, dots, pre/post/dev tags, local versions). */
-const PYPI_VERSION = /^[0-9][0-9A-Za-z.+!-]{0,63}$/;
-
-export function isNpmName(name: string): boolean {
-  return name.length <= 214 && NPM_NAME.test(name);
+function parseNpm(spec: string): Source {
+  const { name, wanted } = parseNpmSpecifier(spec.trim());
+  if (
+    wanted !== undefined &&
+    !EXACT_SEMVER.test(wanted) &&
+    !isSemverRange(wanted) &&
+    !/^[A-Za-z][A-Za-z0-9._-]{0,63}$/.test(wanted)
+  ) {
+    throw new InvalidInputError(`${JSON.stringify(wanted)} is not a valid npm version, range or tag.`, {
+      hint: ACCEPTED,
+    });
+  }
+  return { kind: "npm", name, range: wanted };
 }
 
-export function isPypiName(name: string): boolean {
-  return name.length <= 128 && PYPI_NAME.test(name);
+function parsePypi(spec: string): Source {
+  const { name, wanted } = parsePypiSpecifier(spec.trim());
+  return { kind: "pypi", name, version: wanted };
 }
 
 function invalid(message: string): InvalidInputError {
   return new InvalidInputError(message, { hint: ACCEPTED });
-}
-
-function parseNpm(spec: string): Source {
-  const at = spec.indexOf("@", spec.startsWith("@") ? 1 : 0);
-  const name = at === -1 ? spec : spec.slice(0, at);
-  const range = at === -1 ? undefined : spec.slice(at + 1);
-  if (!isNpmName(name)) throw invalid(`${JSON.stringify(name)} is not a valid npm package name.`);
-  if (range !== undefined && !NPM_RANGE.test(range))
-    throw invalid(`${JSON.stringify(range)} is not a valid npm version or range.`);
-  return { kind: "npm", name, range: range || undefined };
-}
-
-function parsePypi(spec: string): Source {
-  const [name = "", version, extra] = spec.split("==");
-  if (extra !== undefined || !isPypiName(name))
-    throw invalid(`${JSON.stringify(spec)} is not a valid PyPI requirement.`);
-  if (version !== undefined && !PYPI_VERSION.test(version))
-    throw invalid(`${JSON.stringify(version)} is not a valid PyPI version.`);
-  return { kind: "pypi", name, version: version || undefined };
 }
 
 function parseUrl(text: string): Source {
@@ -84,4 +70,12 @@ export function defaultName(source: Source): string {
   if (host === "localhost" || /^[\d.]+$/.test(host) || host.includes(":") || host.startsWith("["))
     return "remote";
   return host.split(".")[0] ?? "remote";
+}
+
+/** The textual form of a package source (`npm:name@range`, `pypi:name==version`). */
+export function sourceText(source: Source): string {
+  if (source.kind === "npm") return `npm:${source.name}${source.range ? `@${source.range}` : ""}`;
+  if (source.kind === "pypi") return `pypi:${source.name}${source.version ? `==${source.version}` : ""}`;
+  if (source.kind === "command") return `command:${source.name}`;
+  return source.url;
 }

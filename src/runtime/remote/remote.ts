@@ -2,19 +2,9 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { handshake } from "../../mcp/handshake.ts";
 import { ErrorCode, failure, isRequest, isResponse, type JsonRpcMessage } from "../../mcp/jsonrpc.ts";
-import { CatwalkError } from "../../util/error.ts";
 import { HandlerSlot } from "../channel.ts";
+import { CapacityError, UpstreamUnavailableError } from "../errors.ts";
 import type { Channel, ChannelHandlers, PoolHooks, PoolState, Upstream, UpstreamPool } from "../types.ts";
-
-export class UpstreamUnavailableError extends CatwalkError {
-  readonly code = "upstream.unavailable";
-  readonly status = 503;
-}
-
-export class RemoteCapacityError extends CatwalkError {
-  readonly code = "upstream.capacity";
-  readonly status = 503;
-}
 
 function statusOf(e: unknown): number | undefined {
   const code = (e as { code?: unknown }).code;
@@ -148,12 +138,9 @@ export function createRemotePool(opts: RemotePoolOptions): UpstreamPool {
   /** Dedicated sessions count against `maxChildren`; the one shared session always has its place. */
   const connect = async (dedicated: boolean): Promise<Upstream> => {
     if (dedicated && live >= opts.maxChildren) {
-      throw new RemoteCapacityError(
-        `All ${opts.maxChildren} upstream sessions of this deployment are in use.`,
-        {
-          hint: "Raise local.maxChildren or use session mode shared.",
-        },
-      );
+      throw new CapacityError(`All ${opts.maxChildren} upstream sessions of this deployment are in use.`, {
+        hint: "Raise local.maxChildren or use session mode shared.",
+      });
     }
     if (dedicated) live++;
     const channel = new RemoteChannel(opts.url, opts.headers, (message) =>
@@ -204,6 +191,8 @@ export function createRemotePool(opts: RemotePoolOptions): UpstreamPool {
 
   const unavailable = () =>
     new UpstreamUnavailableError(
+      state.state,
+      state.reason,
       `The remote MCP server is ${state.state}${state.reason ? `: ${state.reason}` : ""}.`,
       {
         hint: `Check that ${opts.url} is reachable and answers MCP initialize.`,
@@ -232,7 +221,7 @@ export function createRemotePool(opts: RemotePoolOptions): UpstreamPool {
       try {
         return await connect(true);
       } catch (e) {
-        if (e instanceof RemoteCapacityError) throw e;
+        if (e instanceof CapacityError) throw e;
         set({ state: "crashed", reason: (e as Error).message });
         throw unavailable();
       }
