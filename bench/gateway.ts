@@ -136,6 +136,7 @@ async function startCatwalk(): Promise<Catwalk> {
       PATH: Bun.env.PATH ?? "/usr/bin:/bin",
       HOME: dataDir,
       CATWALK_LOCAL_ALLOW_COMMANDS: "true",
+      CATWALK_LOCAL_MAX_CHILDREN: "64",
       CATWALK_LOG_LEVEL: "warn",
     },
     stdout: "ignore",
@@ -181,15 +182,51 @@ async function measure(t: Target, calls: number, sessions: number, seconds: numb
   return { name: t.name, p50: seq.p50, p99: seq.p99, rate };
 }
 
-async function idleSessionRss(cw: Catwalk, t: Target, count: number): Promise<number> {
-  await Bun.sleep(500);
+/** Holds `count` idle sessions (each with its GET stream open) from a separate client process. */
+async function holdSessions(t: Target, count: number): Promise<{ release(): Promise<void> }> {
+  const token = (t.headers.authorization ?? "").replace(/^Bearer /, "");
+  const proc = Bun.spawn(
+    [process.execPath, join(import.meta.dir, "lib", "hold-sessions.ts"), t.url, token, String(count)],
+    {
+      env: { ...Bun.env, BUN_CONFIG_MAX_HTTP_REQUESTS: String(count * 2 + 64) },
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "inherit",
+    },
+  );
+  const reader = proc.stdout.getReader();
+  let out = "";
+  while (!out.includes("ready")) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error("session holder exited early");
+    out += new TextDecoder().decode(value);
+  }
+  return {
+    release: async () => {
+      proc.stdin.end();
+      await proc.exited;
+    },
+  };
+}
+
+/**
+ * RSS growth of the catwalk process per open idle session (GET stream held): a warm-up round
+ * first (JIT, allocator arenas), then `count` sessions; the difference is divided by the count.
+ */
+async function idleSessionRss(
+  cw: Catwalk,
+  t: Target,
+  count: number,
+): Promise<{ perSession: number; before: number; after: number }> {
+  const warm = await holdSessions(t, 100);
+  await warm.release();
+  await Bun.sleep(1500);
   const before = await rssMiB(cw.pid);
-  const clients = [];
-  for (let i = 0; i < count; i++) clients.push(await connect(t));
-  await Bun.sleep(1000);
+  const held = await holdSessions(t, count);
+  await Bun.sleep(2000);
   const after = await rssMiB(cw.pid);
-  await Promise.all(clients.map((c) => c.close()));
-  return ((after - before) * 1024) / count;
+  await held.release();
+  return { perSession: ((after - before) * 1024) / count, before, after };
 }
 
 export async function run(argv: string[] = []): Promise<void> {
@@ -233,9 +270,11 @@ export async function run(argv: string[] = []): Promise<void> {
         `${r.name.padEnd(26)} p50 ${ratio(r.p50, base.p50)}  p99 ${ratio(r.p99, base.p99)}  calls/s ${ratio(r.rate, base.rate)}  (p50 ${r.p50 - base.p50 >= 0 ? "+" : ""}${fmt(r.p50 - base.p50, 3)} ms)`,
       );
     }
-    heading("catwalk memory per idle session (200 sessions)");
-    const perShared = await idleSessionRss(cw, targets[3] as Target, 200);
-    console.log(`shared stdio deployment: ${fmt(perShared, 1)} KiB RSS per idle session`);
+    heading("catwalk memory per idle session (1,000 sessions on one shared stdio deployment)");
+    const mem = await idleSessionRss(cw, targets[3] as Target, 1000);
+    console.log(
+      `RSS ${fmt(mem.before, 1)} MiB -> ${fmt(mem.after, 1)} MiB: ${fmt(mem.perSession, 1)} KiB per idle session`,
+    );
   } finally {
     await cw.stop();
     await sg.stop();

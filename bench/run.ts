@@ -6,6 +6,7 @@ import { fmt, heading, machine } from "./lib/stats.ts";
 
 const suites: Record<string, () => Promise<void>> = {
   startup: async () => (await import("./startup.ts")).run(),
+  gateway: async () => (await import("./gateway.ts")).run([]),
   local: async () => (await import("./local.ts")).run(),
   fernet: async () => {
     const { run } = await import("./fernet.ts");
