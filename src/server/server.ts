@@ -9,6 +9,7 @@ import { VERSION } from "../version.ts";
 import { toErrorResponse } from "./errors.ts";
 import { forbiddenOrigin, guardApi, originAllowed } from "./guard.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { isOAuthPath, oauthRoutes } from "./routes/oauth.ts";
 
 export const SERVER_FILE = "server.json";
 
@@ -21,9 +22,12 @@ export interface ServerFile {
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
-/** Paths whose failures are answered by their own handler (JSON-RPC errors), not the API envelope. */
+/**
+ * Paths whose failures are answered by their own handler (JSON-RPC errors, OAuth errors), not
+ * the API envelope, and that check Origin themselves (the consent form keeps its CSRF defence).
+ */
 function ownsErrors(path: string): boolean {
-  return path.startsWith("/mcp/") || path === "/mcp";
+  return path.startsWith("/mcp/") || path === "/mcp" || isOAuthPath(path);
 }
 
 export function buildServer(app: App, port: () => number) {
@@ -77,6 +81,7 @@ export function buildServer(app: App, port: () => number) {
       });
     })
     .use(healthRoutes(app))
+    .use(oauthRoutes(app, port))
     .get(
       "/",
       () =>
