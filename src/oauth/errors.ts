@@ -54,3 +54,9 @@ export class OAuthUnavailableError extends CatwalkError {
   readonly code = "oauth.unavailable";
   readonly status = 503;
 }
+
+/** An `oauth.*` setting that cannot be used (the CLI exits 2 for it). */
+export class OAuthConfigError extends CatwalkError {
+  readonly code = "oauth.config_invalid";
+  readonly status = 422;
+}

@@ -138,10 +138,22 @@ function cookies(request: Request): Map<string, string> {
 }
 
 export class OAuthHttp {
+  private warned = false;
+
   constructor(
     private readonly oauth: OAuthServer,
     private readonly log: Logger,
   ) {}
+
+  /** Why OAuth is off, logged once for the operator (clients get it in every 503). */
+  private problem(): string | undefined {
+    const problem = this.oauth.problem();
+    if (problem && !this.warned) {
+      this.warned = true;
+      this.log.warn("OAuth endpoints are unavailable", { reason: problem });
+    }
+    return problem;
+  }
 
   private get secure(): boolean {
     return this.oauth.issuer().startsWith("https:");
@@ -154,7 +166,7 @@ export class OAuthHttp {
 
   /** Runs a JSON endpoint: availability, start-up, and OAuth-format errors. */
   private async run(fn: () => Promise<Response>): Promise<Response> {
-    const problem = this.oauth.problem();
+    const problem = this.problem();
     if (problem) return json(503, { error: "temporarily_unavailable", error_description: problem });
     try {
       await this.oauth.ready();
@@ -248,7 +260,7 @@ export class OAuthHttp {
   // ── /authorize ───────────────────────────────────────────────────────────────────────────
 
   async authorize(request: Request, ctx: RequestContext): Promise<Response> {
-    const problem = this.oauth.problem();
+    const problem = this.problem();
     if (problem) return html(503, renderError("Connecting clients is not available", problem));
     try {
       await this.oauth.ready();

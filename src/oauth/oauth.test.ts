@@ -11,6 +11,12 @@ import {
   startOAuthTestServer,
   textOf,
 } from "../../test/helpers/oauth.ts";
+import { tempDir } from "../../test/helpers/server.ts";
+import { openApp } from "../app/app.ts";
+import { loadConfig } from "../config/config.ts";
+import { createLogger } from "../log/log.ts";
+import { oauthFor } from "../server/routes/oauth.ts";
+import { OAuthConfigError } from "./errors.ts";
 import { OAuthCodeTable, OAuthConnectCodeTable } from "./oauth.sql.ts";
 
 const insecure = { [o.allowInsecureRequests]: true } as const;
@@ -910,6 +916,7 @@ describe("issuer configuration", () => {
       expect(body.error_description).toContain("CATWALK_PUBLIC_URL");
       const page = await fetch(`${own.url}/authorize?client_id=x`);
       expect(page.status).toBe(503);
+      expect(own.lines.filter((l) => l.includes("OAuth endpoints are unavailable"))).toHaveLength(1);
       expect(own.oauth.challenge("alpha")).toBe('Bearer realm="catwalk"');
       const code = await own.api("/api/deployments/alpha/connect-code", { method: "POST" });
       expect(code.status).toBe(503);
@@ -938,6 +945,27 @@ describe("issuer configuration", () => {
       });
     } finally {
       await off.close();
+    }
+  });
+
+  test("an unreadable CA file for metadata documents stops the start with the setting and the fix", async () => {
+    const dataDir = tempDir();
+    const config = loadConfig({
+      env: { CATWALK_OAUTH_CIMD_CA_FILE: `${dataDir}/missing.pem` },
+      flags: { dataDir },
+    });
+    const app = await openApp(config, { log: createLogger({ level: "error", write: () => undefined }) });
+    try {
+      let thrown: unknown;
+      try {
+        oauthFor(app);
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeInstanceOf(OAuthConfigError);
+      expect((thrown as OAuthConfigError).hint).toContain("CATWALK_OAUTH_CIMD_CA_FILE");
+    } finally {
+      await app.close();
     }
   });
 });

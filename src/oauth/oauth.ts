@@ -11,7 +11,7 @@ import type { Vault } from "../vault/vault.ts";
 import { CimdFetcher, isClientIdUrl } from "./cimd.ts";
 import { type ClientMetadata, redirectHost, redirectMatches, validateClientMetadata } from "./clients.ts";
 import { CONSENT_PARAMS, type ConsentParams } from "./consent.ts";
-import { OAuthError } from "./errors.ts";
+import { OAuthConfigError, OAuthError } from "./errors.ts";
 import { type CodeRow, type GrantRow, Grants, normalizeConnectCode, opaque, type Via } from "./grants.ts";
 import { SigningKeys } from "./keys.ts";
 import { OAuthClientTable } from "./oauth.sql.ts";
@@ -146,6 +146,20 @@ function withParams(uri: string, params: Record<string, string | undefined>): st
   return url.toString();
 }
 
+function readCaFile(path: string): string {
+  try {
+    const pem = readFileSync(path, "utf8");
+    if (pem.includes("-----BEGIN CERTIFICATE-----")) return pem;
+  } catch (e) {
+    throw new OAuthConfigError(`Cannot read oauth.cimdCaFile ${path}: ${(e as Error).message}.`, {
+      hint: "Point CATWALK_OAUTH_CIMD_CA_FILE at a readable PEM file, or unset it to trust the system CAs only.",
+    });
+  }
+  throw new OAuthConfigError(`oauth.cimdCaFile ${path} holds no PEM certificate.`, {
+    hint: "It must contain one or more -----BEGIN CERTIFICATE----- blocks.",
+  });
+}
+
 function s256(verifier: string): string {
   return createHash("sha256").update(verifier).digest("base64url");
 }
@@ -189,7 +203,7 @@ export class OAuthServer {
       cacheSeconds: c.cimdCacheSeconds,
       maxBytes: c.cimdMaxBytes,
       timeoutMs: c.cimdTimeoutMs,
-      ca: c.cimdCaFile ? readFileSync(c.cimdCaFile, "utf8") : undefined,
+      ca: c.cimdCaFile ? readCaFile(c.cimdCaFile) : undefined,
     });
     this.directory = opts.directory ?? NO_DEPLOYMENTS;
     this.auditSink = opts.audit;
