@@ -231,17 +231,21 @@ export class OAuthHttp {
 
   register(request: Request, ctx: RequestContext): Promise<Response> {
     return this.run(async () =>
-      json(201, await this.oauth.register(await this.readJson(request), ctx.address)),
+      json(201, await this.oauth.clients.register(await this.readJson(request), ctx.address)),
     );
   }
 
   registration(request: Request, clientId: string): Promise<Response> {
     return this.run(async () => {
       const token = bearer(request.headers.get("authorization"));
-      if (request.method === "GET") return json(200, await this.oauth.readRegistration(clientId, token));
+      if (request.method === "GET")
+        return json(200, await this.oauth.clients.readRegistration(clientId, token));
       if (request.method === "PUT")
-        return json(200, await this.oauth.updateRegistration(clientId, token, await this.readJson(request)));
-      await this.oauth.deleteRegistration(clientId, token);
+        return json(
+          200,
+          await this.oauth.clients.updateRegistration(clientId, token, await this.readJson(request)),
+        );
+      await this.oauth.clients.deleteRegistration(clientId, token);
       return new Response(null, { status: 204, headers: { "cache-control": "no-store", ...CORS } });
     });
   }

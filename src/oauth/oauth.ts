@@ -1,64 +1,43 @@
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { eq, inArray } from "drizzle-orm";
-import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log/log.ts";
 import type { Db } from "../store/db.ts";
 import { getMeta, setMeta } from "../store/meta.ts";
-import { newId } from "../util/ids.ts";
-import { hashToken, safeEqual } from "../util/secret.ts";
+import { safeEqual } from "../util/secret.ts";
 import type { Vault } from "../vault/vault.ts";
-import { CimdFetcher, isClientIdUrl } from "./cimd.ts";
-import { type ClientMetadata, redirectHost, redirectMatches, validateClientMetadata } from "./clients.ts";
+import { CimdFetcher } from "./cimd.ts";
+import { redirectHost, redirectMatches } from "./clients.ts";
 import { CONSENT_PARAMS, type ConsentParams } from "./consent.ts";
 import { OAuthConfigError, OAuthError } from "./errors.ts";
-import { type CodeRow, type GrantRow, Grants, normalizeConnectCode, opaque, type Via } from "./grants.ts";
+import { type CodeRow, type GrantRow, Grants, normalizeConnectCode, type Via } from "./grants.ts";
 import { SigningKeys } from "./keys.ts";
 import { OAuthClientTable } from "./oauth.sql.ts";
 import { FailureLimiter } from "./ratelimit.ts";
+import { ClientRegistry } from "./registry.ts";
 import { type AccessResult, AccessTokens, type Expected } from "./tokens.ts";
+import type {
+  AuditSink,
+  ClientCredentials,
+  ClientRow,
+  DeploymentDirectory,
+  DeploymentRef,
+  OAuthAuditEvent,
+  OAuthConfig,
+} from "./types.ts";
 
-export type OAuthConfig = Config["oauth"];
-export type ClientRow = typeof OAuthClientTable.$inferSelect;
-
-/** What the authorization server needs to know about a deployment. */
-export interface DeploymentRef {
-  id: string;
-  slug: string;
-  name: string;
-}
-
-/** Injected by the deployments domain; tests pass a small in-memory one. */
-export interface DeploymentDirectory {
-  bySlug(slug: string): Promise<DeploymentRef | undefined>;
-  byId(id: string): Promise<DeploymentRef | undefined>;
-}
-
-export type OAuthAuditType =
-  | "oauth.client_registered"
-  | "oauth.client_deleted"
-  | "oauth.consent"
-  | "oauth.consent_denied"
-  | "oauth.grant"
-  | "oauth.refresh"
-  | "oauth.reuse_detected"
-  | "oauth.revoke";
-
-/** An audit record; never carries a token, code or secret. */
-export interface OAuthAuditEvent {
-  type: OAuthAuditType;
-  clientId: string;
-  deploymentId?: string | undefined;
-  grantId?: string | undefined;
-  via?: Via | undefined;
-  reason?: string | undefined;
-}
-
-export type AuditSink = (event: OAuthAuditEvent) => void | Promise<void>;
+export type {
+  AuditSink,
+  ClientCredentials,
+  ClientRow,
+  DeploymentDirectory,
+  DeploymentRef,
+  OAuthAuditEvent,
+  OAuthAuditType,
+  OAuthConfig,
+} from "./types.ts";
 
 export const SCOPE = "mcp";
-const CLIENT_SECRET_PREFIX = "cwcs_";
-const REGISTRATION_TOKEN_PREFIX = "cwrat_";
 const HMAC_META_KEY = "oauth.hmac_key";
 const PKCE_VALUE = /^[A-Za-z0-9._~-]{43,128}$/;
 
@@ -117,11 +96,6 @@ export class ConsentProblem extends Error {
   }
 }
 
-export interface ClientCredentials {
-  clientId: string;
-  secret?: string | undefined;
-}
-
 export interface TokenResponse {
   access_token: string;
   token_type: "Bearer";
@@ -174,10 +148,9 @@ export class OAuthServer {
   readonly grants: Grants;
   readonly tokens: AccessTokens;
   readonly cimd: CimdFetcher;
+  readonly clients: ClientRegistry;
   /** Wrong credentials on the consent page: 10 per address and 50 overall per 10 minutes. */
   readonly consentLimiter = new FailureLimiter(10, 50, 10 * 60_000);
-  /** Registrations: 120 per address and 600 overall per 10 minutes (unused ones are pruned after a day). */
-  readonly registerLimiter = new FailureLimiter(120, 600, 10 * 60_000);
   directory: DeploymentDirectory;
   private auditSink: AuditSink | undefined;
   private hmacKey: Buffer | undefined;
@@ -204,6 +177,14 @@ export class OAuthServer {
       maxBytes: c.cimdMaxBytes,
       timeoutMs: c.cimdTimeoutMs,
       ca: c.cimdCaFile ? readCaFile(c.cimdCaFile) : undefined,
+    });
+    this.clients = new ClientRegistry({
+      db: opts.db,
+      cimd: this.cimd,
+      grants: this.grants,
+      issuer: () => this.issuer(),
+      audit: (event) => this.audit(event),
+      housekeeping: () => void this.maybePrune(),
     });
     this.directory = opts.directory ?? NO_DEPLOYMENTS;
     this.auditSink = opts.audit;
@@ -369,174 +350,6 @@ export class OAuthServer {
     return this.tokens.verify(token, expected);
   }
 
-  // ── clients ──────────────────────────────────────────────────────────────────────────────
-
-  /** RFC 7591 dynamic registration. Every call makes a new client: registering twice is fine. */
-  async register(body: unknown, address: string): Promise<Record<string, unknown>> {
-    if (this.registerLimiter.retryAfter(address) > 0)
-      throw new OAuthError("invalid_request", "Too many registrations from this address; try again later.", {
-        status: 429,
-      });
-    this.registerLimiter.record(address);
-    const meta = validateClientMetadata(body, { kind: "dcr" });
-    const id = newId("cli");
-    const secret = meta.authMethod === "none" ? undefined : opaque(CLIENT_SECRET_PREFIX);
-    const registrationToken = opaque(REGISTRATION_TOKEN_PREFIX);
-    const [row] = await this.opts.db
-      .insert(OAuthClientTable)
-      .values({
-        id,
-        kind: "dcr",
-        name: meta.name,
-        redirectUris: meta.redirectUris,
-        applicationType: meta.applicationType,
-        authMethod: meta.authMethod,
-        secretHash: secret ? hashToken(secret) : null,
-        registrationTokenHash: hashToken(registrationToken),
-        metadata: { ...meta.raw, grant_types: meta.grantTypes },
-      })
-      .returning();
-    await this.audit({ type: "oauth.client_registered", clientId: id });
-    void this.maybePrune();
-    return this.registrationResponse(row as ClientRow, registrationToken, secret);
-  }
-
-  private registrationResponse(client: ClientRow, registrationToken: string, secret?: string) {
-    return {
-      ...client.metadata,
-      client_id: client.id,
-      client_id_issued_at: Math.floor(client.createdAt.getTime() / 1000),
-      ...(secret ? { client_secret: secret, client_secret_expires_at: 0 } : {}),
-      client_name: client.name ?? undefined,
-      redirect_uris: client.redirectUris,
-      response_types: ["code"],
-      registration_access_token: registrationToken,
-      registration_client_uri: `${this.issuer()}/register/${encodeURIComponent(client.id)}`,
-    };
-  }
-
-  /** RFC 7592: the registration access token opens the client's configuration endpoint. */
-  private async registered(clientId: string, token: string | undefined): Promise<ClientRow> {
-    const client = await this.storedClient(clientId);
-    const hash = client?.registrationTokenHash;
-    if (!client || client.deletedAt || !hash || !token || !safeEqual(hashToken(token), hash))
-      throw new OAuthError("invalid_token", "The registration access token is not valid for this client.");
-    return client;
-  }
-
-  /** Reads a registration. The registration access token is rotated (RFC 7592 §3): only hashes are kept. */
-  async readRegistration(clientId: string, token: string | undefined): Promise<Record<string, unknown>> {
-    const client = await this.registered(clientId, token);
-    const fresh = opaque(REGISTRATION_TOKEN_PREFIX);
-    await this.opts.db
-      .update(OAuthClientTable)
-      .set({ registrationTokenHash: hashToken(fresh) })
-      .where(eq(OAuthClientTable.id, client.id));
-    return this.registrationResponse(client, fresh);
-  }
-
-  async updateRegistration(
-    clientId: string,
-    token: string | undefined,
-    body: unknown,
-  ): Promise<Record<string, unknown>> {
-    const client = await this.registered(clientId, token);
-    const given = (body ?? {}) as Record<string, unknown>;
-    if (given.client_id !== client.id)
-      throw new OAuthError("invalid_request", "The body's client_id must equal the client being updated.");
-    const meta = validateClientMetadata(body, { kind: "dcr" });
-    if (meta.authMethod !== client.authMethod)
-      throw new OAuthError(
-        "invalid_client_metadata",
-        "token_endpoint_auth_method cannot change; register a new client instead.",
-      );
-    const fresh = opaque(REGISTRATION_TOKEN_PREFIX);
-    const [row] = await this.opts.db
-      .update(OAuthClientTable)
-      .set({
-        name: meta.name,
-        redirectUris: meta.redirectUris,
-        applicationType: meta.applicationType,
-        metadata: { ...meta.raw, grant_types: meta.grantTypes, client_id: undefined },
-        registrationTokenHash: hashToken(fresh),
-      })
-      .where(eq(OAuthClientTable.id, client.id))
-      .returning();
-    return this.registrationResponse(row as ClientRow, fresh);
-  }
-
-  /** Deletes a registration and revokes everything issued to it. */
-  async deleteRegistration(clientId: string, token: string | undefined): Promise<void> {
-    const client = await this.registered(clientId, token);
-    const revoked = await this.grants.revoke(
-      (await this.grants.activeGrants({ clientId: client.id })).map((g) => g.id),
-      "client_deleted",
-    );
-    await this.opts.db
-      .update(OAuthClientTable)
-      .set({ deletedAt: new Date(), registrationTokenHash: null, secretHash: null })
-      .where(eq(OAuthClientTable.id, client.id));
-    for (const g of revoked)
-      await this.audit({
-        type: "oauth.revoke",
-        clientId: client.id,
-        deploymentId: g.deploymentId,
-        grantId: g.id,
-        reason: "client_deleted",
-      });
-    await this.audit({ type: "oauth.client_deleted", clientId: client.id });
-  }
-
-  private storedClient(id: string): Promise<ClientRow | undefined> {
-    return this.opts.db.select().from(OAuthClientTable).where(eq(OAuthClientTable.id, id)).get();
-  }
-
-  /**
-   * The client for an authorization request: a registered one, or a URL client whose metadata
-   * document is fetched (or taken from the cache) and stored so grants can refer to it.
-   */
-  async clientForAuthorization(clientId: string): Promise<ClientRow | undefined> {
-    if (!isClientIdUrl(clientId)) {
-      const row = await this.storedClient(clientId);
-      return row && !row.deletedAt ? row : undefined;
-    }
-    const { metadata } = await this.cimd.get(clientId);
-    return this.upsertUrlClient(clientId, metadata);
-  }
-
-  private async upsertUrlClient(id: string, meta: ClientMetadata): Promise<ClientRow> {
-    const values = {
-      name: meta.name,
-      redirectUris: meta.redirectUris,
-      applicationType: meta.applicationType,
-      authMethod: meta.authMethod,
-      metadata: meta.raw,
-      deletedAt: null,
-    };
-    const [row] = await this.opts.db
-      .insert(OAuthClientTable)
-      .values({ id, kind: "cimd", ...values })
-      .onConflictDoUpdate({ target: OAuthClientTable.id, set: values })
-      .returning();
-    return row as ClientRow;
-  }
-
-  /**
-   * Client authentication at the token and revocation endpoints. Public clients (`none`) are
-   * identified by client_id alone (PKCE protects the code); a secret they send anyway is ignored.
-   */
-  async authenticateClient(creds: ClientCredentials | undefined): Promise<ClientRow> {
-    if (!creds?.clientId)
-      throw new OAuthError("invalid_client", "Client authentication failed: no client_id.");
-    const client = await this.storedClient(creds.clientId);
-    if (!client || client.deletedAt)
-      throw new OAuthError("invalid_client", "Client authentication failed: unknown client.");
-    if (client.authMethod === "none") return client;
-    if (!creds.secret || !client.secretHash || !safeEqual(hashToken(creds.secret), client.secretHash))
-      throw new OAuthError("invalid_client", "Client authentication failed: wrong or missing client secret.");
-    return client;
-  }
-
   // ── authorization ────────────────────────────────────────────────────────────────────────
 
   /** Validates an authorization request (GET /authorize or the consent POST's hidden fields). */
@@ -554,7 +367,7 @@ export class OAuthServer {
     if (!clientId) throw new AuthorizeError(new OAuthError("invalid_request", "client_id is missing."));
     let client: ClientRow | undefined;
     try {
-      client = await this.clientForAuthorization(clientId);
+      client = await this.clients.forAuthorization(clientId);
     } catch (e) {
       if (e instanceof OAuthError) throw new AuthorizeError(e);
       throw e;
@@ -742,7 +555,7 @@ export class OAuthServer {
         "unsupported_grant_type",
         "Only authorization_code and refresh_token are supported.",
       );
-    const client = await this.authenticateClient(creds);
+    const client = await this.clients.authenticate(creds);
     const out =
       grantType === "authorization_code"
         ? await this.redeemCode(form, client)
@@ -877,7 +690,7 @@ export class OAuthServer {
   async revokeToken(form: URLSearchParams, creds: ClientCredentials | undefined): Promise<void> {
     const token = form.get("token");
     if (!token) throw new OAuthError("invalid_request", "token is missing.");
-    const client = await this.authenticateClient(creds);
+    const client = await this.clients.authenticate(creds);
     let grant: GrantRow | undefined;
     if (token.startsWith("cwort_")) grant = await this.grants.grantOfRefresh(token);
     else {
