@@ -16,6 +16,11 @@ const suites: Record<string, () => Promise<void>> = {
       `encrypt+decrypt ${r.roundTripOpsPerSec} ops/s  encrypt ${r.encryptOpsPerSec} ops/s  decrypt ${r.decryptOpsPerSec} ops/s`,
     );
   },
+  oauth: async () => {
+    const { run, print } = await import("./oauth.ts");
+    heading("oauth access-token verification (ES256, in-memory revocation check)");
+    print(await run());
+  },
 };
 
 const wanted = process.argv.slice(2);

@@ -71,3 +71,5 @@ for (let i = 0; i < sessions.length; i += 50) {
   );
 }
 process.exit(0);
+
+export {};

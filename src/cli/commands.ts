@@ -1,4 +1,5 @@
 import { admin } from "./admin.ts";
+import { clients, connectCode } from "./clients.ts";
 import type { Command } from "./command.ts";
 import { config } from "./config-cmd.ts";
 import { deploy, ls, rm } from "./deployments.ts";
@@ -8,7 +9,7 @@ import { serve } from "./serve.ts";
  * The static command table. Commands are looked up here, never discovered from the filesystem,
  * because a compiled binary has no source tree to scan. Order is the order of `catwalk help`.
  */
-export const COMMANDS: readonly Command[] = [serve, deploy, ls, rm, admin, config];
+export const COMMANDS: readonly Command[] = [serve, deploy, ls, rm, admin, config, clients, connectCode];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);

@@ -23,7 +23,9 @@ export const ConfigSchema = z.strictObject({
     .describe("Directory for the database, master key, admin token, package cache and logs."),
   publicUrl: url
     .optional()
-    .describe("Public base URL when Catwalk runs behind TLS or a reverse proxy; used in endpoint URLs."),
+    .describe(
+      "Public base URL when Catwalk runs behind TLS or a reverse proxy; used in endpoint URLs and as the OAuth issuer.",
+    ),
   databaseUrl: z
     .string()
     .min(1)
@@ -102,6 +104,68 @@ export const ConfigSchema = z.strictObject({
         .min(0)
         .default(1000)
         .describe("SSE events kept per session for Last-Event-ID."),
+    })
+    .prefault({}),
+  oauth: z
+    .strictObject({
+      enabled: z
+        .boolean()
+        .default(true)
+        .describe("Serve the OAuth 2.1 authorization server for MCP clients (Claude custom connectors)."),
+      accessTokenTtlSeconds: z
+        .number()
+        .int()
+        .min(60)
+        .max(86_400)
+        .default(3600)
+        .describe("Lifetime of OAuth access tokens; clients refresh them with their refresh token."),
+      refreshTokenTtlSeconds: z
+        .number()
+        .int()
+        .min(3600)
+        .default(30 * 86_400)
+        .describe("Idle lifetime of a refresh token; each use rotates it and starts a new period."),
+      codeTtlSeconds: z
+        .number()
+        .int()
+        .min(10)
+        .max(600)
+        .default(120)
+        .describe("Lifetime of an authorization code between consent and the token request."),
+      connectCodeTtlSeconds: z
+        .number()
+        .int()
+        .min(60)
+        .max(86_400)
+        .default(600)
+        .describe("Lifetime of a one-time connect code (`catwalk connect-code`) for the consent page."),
+      cimdAllowPrivateAddresses: z
+        .boolean()
+        .default(false)
+        .describe(
+          "Let client metadata URLs resolve to private, loopback or link-local addresses (development only).",
+        ),
+      cimdCacheSeconds: z
+        .number()
+        .int()
+        .min(60)
+        .default(3600)
+        .describe(
+          "Longest time a fetched client metadata document is cached (Cache-Control may shorten it).",
+        ),
+      cimdMaxBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(1024 * 1024)
+        .default(16_384)
+        .describe("Largest client metadata document read; larger ones are refused."),
+      cimdTimeoutMs: ms.default(5000).describe("Time limit for fetching one client metadata document."),
+      cimdCaFile: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("PEM file of extra CA certificates trusted when fetching client metadata documents."),
     })
     .prefault({}),
   github: z

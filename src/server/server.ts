@@ -13,6 +13,7 @@ import { adminRoutes } from "./routes/admin.ts";
 import { deploymentRoutes } from "./routes/deployments.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { isOAuthPath, oauthRoutes } from "./routes/oauth.ts";
 
 export const SERVER_FILE = "server.json";
 
@@ -25,9 +26,12 @@ export interface ServerFile {
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
-/** Paths whose failures are answered by their own handler (JSON-RPC errors), not the API envelope. */
+/**
+ * Paths whose failures are answered by their own handler (JSON-RPC errors, OAuth errors), not
+ * the API envelope, and that check Origin themselves (the consent form keeps its CSRF defence).
+ */
 function ownsErrors(path: string): boolean {
-  return path.startsWith("/mcp/") || path === "/mcp";
+  return path.startsWith("/mcp/") || path === "/mcp" || isOAuthPath(path);
 }
 
 export function buildServer(app: App, services: Services, port: () => number) {
@@ -84,6 +88,7 @@ export function buildServer(app: App, services: Services, port: () => number) {
     .use(deploymentRoutes(services))
     .use(eventRoutes(services))
     .use(adminRoutes(services))
+    .use(oauthRoutes(app, port))
     .all(
       "/mcp/:slug",
       ({ request, params, server }) => {

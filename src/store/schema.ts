@@ -2,4 +2,12 @@
 export { AccessTokenTable, CredentialTable, DeploymentTable } from "../deployment/deployment.sql.ts";
 export { EventTable } from "../events/events.sql.ts";
 export { LogLineTable } from "../logs/logs.sql.ts";
+export {
+  OAuthClientTable,
+  OAuthCodeTable,
+  OAuthConnectCodeTable,
+  OAuthGrantTable,
+  OAuthRefreshTokenTable,
+  OAuthSigningKeyTable,
+} from "../oauth/oauth.sql.ts";
 export { MetaTable } from "./meta.sql.ts";
