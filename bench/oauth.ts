@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { openApp } from "../src/app/app.ts";
 import { loadConfig } from "../src/config/config.ts";
 import { createLogger } from "../src/log/log.ts";
-import { oauthFor } from "../src/server/routes/oauth.ts";
+import { oauthFor } from "../src/oauth/instance.ts";
 import { hashToken, newToken } from "../src/util/secret.ts";
 import { fmt, summarize } from "./lib/stats.ts";
 

@@ -60,14 +60,12 @@ for await (const _ of Bun.stdin.stream()) {
 for (const c of controllers) c.abort();
 for (let i = 0; i < sessions.length; i += 50) {
   await Promise.all(
-    sessions
-      .slice(i, i + 50)
-      .map((id) =>
-        fetch(url, {
-          method: "DELETE",
-          headers: { authorization: headers.authorization, "mcp-session-id": id },
-        }).then((r) => r.text()),
-      ),
+    sessions.slice(i, i + 50).map((id) =>
+      fetch(url, {
+        method: "DELETE",
+        headers: { authorization: headers.authorization, "mcp-session-id": id },
+      }).then((r) => r.text()),
+    ),
   );
 }
 process.exit(0);

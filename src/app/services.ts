@@ -6,7 +6,10 @@ import { Bus } from "../events/bus.ts";
 import { EventRecorder } from "../events/recorder.ts";
 import { LogStore } from "../logs/logs.ts";
 import { ErrorCode } from "../mcp/jsonrpc.ts";
-import { type AuthResult, Gateway } from "../proxy/gateway.ts";
+import { oauthFor } from "../oauth/instance.ts";
+import type { OAuthServer } from "../oauth/oauth.ts";
+import { rotateOAuthSecrets } from "../oauth/rotate.ts";
+import { type AuthResult, Gateway, type GatewayTarget } from "../proxy/gateway.ts";
 import { rpcError } from "../proxy/http.ts";
 import { createLocalRuntime, type LocalRuntime } from "../runtime/local/local.ts";
 import { createRemotePool } from "../runtime/remote/remote.ts";
@@ -21,14 +24,15 @@ export interface Services {
   manager: DeploymentManager;
   gateway: Gateway;
   tokens: AccessTokens;
+  oauth: OAuthServer;
+  local: LocalRuntime;
   bus: Bus;
   logs: LogStore;
   stats: Stats;
   recorder: EventRecorder;
 }
 
-function unauthorized(message: string, invalid: boolean): AuthResult {
-  const challenge = invalid ? 'Bearer realm="catwalk", error="invalid_token"' : 'Bearer realm="catwalk"';
+function unauthorized(message: string, challenge: string): AuthResult {
   return {
     ok: false,
     response: rpcError(401, ErrorCode.server, message, { headers: { "www-authenticate": challenge } }),
@@ -62,6 +66,40 @@ export function localPools(app: App, runtime: LocalRuntime): PoolFactory {
     });
 }
 
+/**
+ * Who may use a deployment's endpoint: its static access tokens (`cwdep_…`), or OAuth access
+ * tokens bound to exactly this deployment. Every 401 carries the RFC 9728 challenge, so OAuth
+ * clients can discover where to sign in.
+ */
+function authorizer(app: App, tokens: AccessTokens, oauth: OAuthServer) {
+  return async (request: Request, target: GatewayTarget): Promise<AuthResult> => {
+    const token = bearer(request.headers.get("authorization"));
+    if (!token) {
+      return unauthorized(
+        "Unauthorized: send Authorization: Bearer <token> for this deployment.",
+        oauth.challenge(target.slug),
+      );
+    }
+    if (token.startsWith("cwdep_")) {
+      const tokenId = await tokens.verify(token, target.id);
+      if (tokenId) return { ok: true, tokenId };
+    } else if (app.config.oauth.enabled) {
+      const verdict = await oauth.verifyAccessToken(token, {
+        resource: oauth.resourceUrl(target.slug),
+        deploymentId: target.id,
+      });
+      if (verdict.ok) return { ok: true, tokenId: `grant:${verdict.grantId}` };
+    }
+    return unauthorized(
+      "Unauthorized: the token is not valid for this deployment.",
+      oauth.challenge(target.slug, {
+        error: "invalid_token",
+        description: "The access token is invalid, expired, revoked, or for another deployment.",
+      }),
+    );
+  };
+}
+
 export function createServices(app: App, port: () => number): Services {
   const local = createLocalRuntime({
     config: app.config,
@@ -74,20 +112,15 @@ export function createServices(app: App, port: () => number): Services {
   const logs = new LogStore(app.store.db, app.log.redactor, app.log);
   const recorder = new EventRecorder(app.store.db, bus, app.log);
   const tokens = new AccessTokens(app.store.db);
+  const oauth = oauthFor(app, port);
+  app.encrypted?.push(rotateOAuthSecrets);
   let manager: DeploymentManager | undefined;
   const gateway = new Gateway({
     config: app.config.gateway,
     log: app.log.child({ component: "gateway" }),
     target: (slug) => manager?.target(slug),
     originAllowed: (origin) => originAllowed(app, origin, port()),
-    authorize: async (request, target) => {
-      const token = bearer(request.headers.get("authorization"));
-      if (!token)
-        return unauthorized("Unauthorized: send Authorization: Bearer <token> for this deployment.", false);
-      const tokenId = await tokens.verify(token, target.id);
-      if (!tokenId) return unauthorized("Unauthorized: the token is not valid for this deployment.", true);
-      return { ok: true, tokenId };
-    },
+    authorize: authorizer(app, tokens, oauth),
     onCall: (call) => {
       stats.record(call.deploymentId, call.method, call.durationMs, call.ok);
       bus.publish("mcp.call", call.deploymentId, {
@@ -108,7 +141,7 @@ export function createServices(app: App, port: () => number): Services {
       });
     },
   });
-  manager = new DeploymentManager(app, {
+  const deployments = new DeploymentManager(app, {
     pools: { local: localPools(app, local), remote: remotePools(app) },
     resolve: (source, args) => local.resolve(sourceText(source), { args }),
     bus,
@@ -120,13 +153,27 @@ export function createServices(app: App, port: () => number): Services {
       if (tokenId) tokens.forget(tokenId);
       if (deploymentId) tokens.forgetDeployment(deploymentId);
     },
+    onRemoved: async (id) => {
+      await oauth.revokeDeployment(id);
+    },
+  });
+  manager = deployments;
+  oauth.wire({
+    directory: {
+      bySlug: async (slug) => deployments.ref(slug),
+      byId: async (id) => deployments.ref(id),
+    },
+    audit: (e) => {
+      const { type, deploymentId, ...data } = e;
+      bus.publish(type, deploymentId ?? null, data);
+    },
   });
   app.onClose(async () => {
     gateway.close();
-    await manager?.close();
+    await deployments.close();
     await local.close();
     await logs.close();
     await recorder.close();
   });
-  return { app, manager, gateway, tokens, bus, logs, stats, recorder };
+  return { app, manager: deployments, gateway, tokens, oauth, local, bus, logs, stats, recorder };
 }

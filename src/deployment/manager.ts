@@ -62,6 +62,8 @@ export interface ManagerDeps {
   endSessions?(deploymentId: string, reason: string, tokenId?: string): void;
   /** Drops cached token verdicts (a revoked token, a removed deployment). */
   forgetTokens?(match: { deploymentId?: string; tokenId?: string }): void;
+  /** Called after a deployment is deleted (revoke its OAuth grants). */
+  onRemoved?(deploymentId: string): Promise<void>;
   /** How often the reconciler runs, in ms (0 disables the timer; boot always reconciles). */
   reconcileMs?: number;
 }
@@ -180,6 +182,12 @@ export class DeploymentManager {
     if (!row) return undefined;
     const pool = this.live.get(row.id)?.pool ?? stoppedPool(row.slug);
     return { id: row.id, slug: row.slug, sessionMode: row.sessionMode, pool };
+  }
+
+  /** A deployment by id or slug, from memory (the OAuth directory asks on every authorization). */
+  ref(key: string): { id: string; slug: string; name: string } | undefined {
+    const row = this.rows.get(key) ?? this.rows.get(this.slugs.get(key) ?? "");
+    return row ? { id: row.id, slug: row.slug, name: row.name } : undefined;
   }
 
   endpoint(slug: string): string {
@@ -334,6 +342,7 @@ export class DeploymentManager {
     await this.stopPool(row.id);
     await deleteDeployment(this.db, row.id);
     await this.forget(row.id);
+    await this.deps.onRemoved?.(row.id);
     this.deps.bus.publish("deployment.removed", row.id, { slug: row.slug });
     this.log.info("deployment removed", { deployment: row.id, slug: row.slug });
     return { ...info, state: "stopped" };

@@ -4,7 +4,7 @@ import { CredentialTable } from "../deployment/deployment.sql.ts";
 import { MetaTable } from "../store/meta.sql.ts";
 import { CatwalkError } from "../util/error.ts";
 import { Fernet, generateKey, MultiFernet } from "../vault/fernet.ts";
-import { fingerprint, makeVault, readKeyFile, type Vault, writeKeyFile } from "../vault/vault.ts";
+import { fingerprint, readKeyFile, writeKeyFile } from "../vault/vault.ts";
 
 export class KeyRotationError extends CatwalkError {
   readonly code = "keys.rotation_refused";
@@ -18,52 +18,75 @@ export interface RotationResult {
   source: "env" | "file";
 }
 
-/** Re-encrypts every encrypted value in one transaction under `next`'s first key. */
-async function reencrypt(app: App, next: Vault): Promise<number> {
-  const ring = new MultiFernet(next.keys.map((k) => new Fernet(k)));
+/**
+ * Re-encrypts, in one transaction, every encrypted value that does not already open with the
+ * ring's first key alone; returns how many changed.
+ */
+async function reencrypt(app: App, keys: readonly string[]): Promise<number> {
+  const ring = new MultiFernet(keys.map((k) => new Fernet(k)));
+  const first = new Fernet(keys[0] as string);
+  const current = (v: string) => {
+    try {
+      first.decrypt(v);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   let count = 0;
+  const rotate = (v: string) => {
+    if (current(v)) return v;
+    count++;
+    return ring.rotate(v);
+  };
   await app.store.db.transaction(async (tx) => {
     const creds = await tx
       .select({ id: CredentialTable.id, value: CredentialTable.value })
       .from(CredentialTable)
       .all();
     for (const c of creds) {
-      await tx
-        .update(CredentialTable)
-        .set({ value: ring.rotate(c.value) })
-        .where(eq(CredentialTable.id, c.id));
-      count++;
+      const next = rotate(c.value);
+      if (next !== c.value)
+        await tx.update(CredentialTable).set({ value: next }).where(eq(CredentialTable.id, c.id));
     }
     const check = await tx.select().from(MetaTable).where(eq(MetaTable.key, "vault.check")).get();
-    if (check)
-      await tx
-        .update(MetaTable)
-        .set({ value: ring.rotate(check.value), updatedAt: new Date() })
-        .where(eq(MetaTable.key, "vault.check"));
-    for (const extra of app.encrypted ?? []) count += await extra(tx, (v) => ring.rotate(v));
+    if (check) {
+      const next = rotate(check.value);
+      if (next !== check.value) {
+        await tx
+          .update(MetaTable)
+          .set({ value: next, updatedAt: new Date() })
+          .where(eq(MetaTable.key, "vault.check"));
+      }
+    }
+    for (const extra of app.encrypted ?? []) await extra(tx, rotate);
   });
   return count;
 }
 
 /**
- * Rotates the master key. With a key file: write `[new, old]` (atomically), re-encrypt everything
- * in one transaction, then write `[new]`. Interrupted anywhere, the file holds a key ring that opens
- * every value in the store. With `CATWALK_MASTER_KEY`, the operator supplies the ring
- * (`new,old`); this re-encrypts under the first key and says when the old one may go.
+ * Rotates the master key. With a key file:
+ * 1. write `[new, old]` atomically and switch the running vault to it (new writes use the new key);
+ * 2. re-encrypt everything in one transaction, then sweep once more for values encrypted under
+ *    the old key just before the switch;
+ * 3. write `[new]` and drop the old key from the running vault.
+ * Interrupted anywhere, the key file holds a ring that opens every value in the store. With
+ * `CATWALK_MASTER_KEY` the operator supplies the ring (`new,old`); this re-encrypts under the
+ * first key and the operator drops the old one afterwards.
  */
 export async function rotateKeys(app: App): Promise<RotationResult> {
   const current = app.vault;
-  const previous = current.fingerprints;
+  const previous = [...current.fingerprints];
   if (current.source === "env") {
     if (current.keys.length < 2) {
       throw new KeyRotationError(
         "The master key comes from CATWALK_MASTER_KEY, which Catwalk cannot rewrite.",
         {
-          hint: `Run \`catwalk keys generate\`, set CATWALK_MASTER_KEY="<new key>,<current key>", restart the server, then run \`catwalk keys rotate\` again.`,
+          hint: 'Run `catwalk keys generate`, set CATWALK_MASTER_KEY="<new key>,<current key>", restart the server, then run `catwalk keys rotate` again.',
         },
       );
     }
-    const count = await reencrypt(app, current);
+    const count = await reencrypt(app, current.keys);
     return {
       fingerprint: current.fingerprints[0] as string,
       previous: previous.slice(1),
@@ -73,13 +96,14 @@ export async function rotateKeys(app: App): Promise<RotationResult> {
   }
   const dataDir = app.config.dataDir;
   const fresh = generateKey();
+  app.log.redactor.add(fresh);
   const onDisk = readKeyFile(dataDir) ?? [...current.keys];
   const ring = [fresh, ...onDisk.filter((k) => k !== fresh)];
   writeKeyFile(dataDir, ring);
-  const next = makeVault(ring, "file");
-  app.log.redactor.add(fresh);
-  const count = await reencrypt(app, next);
+  app.vault.use(ring, "file");
+  let count = await reencrypt(app, ring);
+  count += await reencrypt(app, ring);
   writeKeyFile(dataDir, [fresh]);
-  app.vault = makeVault([fresh], "file");
+  app.vault.use([fresh], "file");
   return { fingerprint: fingerprint(fresh), previous, reencrypted: count, source: "file" };
 }

@@ -15,8 +15,8 @@ import { tempDir } from "../../test/helpers/server.ts";
 import { openApp } from "../app/app.ts";
 import { loadConfig } from "../config/config.ts";
 import { createLogger } from "../log/log.ts";
-import { oauthFor } from "../server/routes/oauth.ts";
 import { OAuthConfigError } from "./errors.ts";
+import { oauthFor } from "./instance.ts";
 import { OAuthCodeTable, OAuthConnectCodeTable } from "./oauth.sql.ts";
 
 const insecure = { [o.allowInsecureRequests]: true } as const;

@@ -35,6 +35,11 @@ export interface Vault {
   /** Where the keys came from, for the banner. */
   readonly source: "env" | "file";
   readonly keys: readonly string[];
+  /**
+   * Switches to another key ring in place (key rotation). Everything holding this vault sees the
+   * new keys at once, so no module keeps encrypting under a retired key.
+   */
+  use(keys: readonly string[], source: "env" | "file"): void;
 }
 
 export function fingerprint(key: string): string {
@@ -49,14 +54,21 @@ export function parseKeys(text: string): string[] {
 }
 
 export function makeVault(keys: readonly string[], source: "env" | "file"): Vault {
-  const ring = new MultiFernet(keys.map((k) => new Fernet(k)));
-  return {
-    encrypt: (plaintext) => ring.encrypt(plaintext),
-    decrypt: (token) => ring.decryptText(token),
+  let ring = new MultiFernet(keys.map((k) => new Fernet(k)));
+  const vault = {
+    encrypt: (plaintext: string) => ring.encrypt(plaintext),
+    decrypt: (token: string) => ring.decryptText(token),
     fingerprints: keys.map(fingerprint),
     source,
     keys,
+    use(next: readonly string[], from: "env" | "file") {
+      ring = new MultiFernet(next.map((k) => new Fernet(k)));
+      vault.fingerprints = next.map(fingerprint);
+      vault.source = from;
+      vault.keys = next;
+    },
   };
+  return vault;
 }
 
 /** Writes the key file atomically with mode 0600 (temp file in the same dir, then rename). */

@@ -1,10 +1,10 @@
+import { oauthFor } from "../../src/oauth/instance.ts";
 import type {
   DeploymentDirectory,
   DeploymentRef,
   OAuthAuditEvent,
   OAuthServer,
 } from "../../src/oauth/oauth.ts";
-import { oauthFor } from "../../src/server/routes/oauth.ts";
 import { startTestServer, type TestServer, type TestServerOptions } from "./server.ts";
 
 /** An in-memory deployments directory for tests (the real one belongs to the deployments domain). */

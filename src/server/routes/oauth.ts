@@ -3,44 +3,10 @@ import { z } from "zod";
 import type { App } from "../../app/app.ts";
 import { OAuthUnavailableError } from "../../oauth/errors.ts";
 import { OAuthHttp, type RequestContext } from "../../oauth/http.ts";
-import { type DeploymentRef, OAuthServer } from "../../oauth/oauth.ts";
+import { oauthFor } from "../../oauth/instance.ts";
+import type { DeploymentRef } from "../../oauth/oauth.ts";
 import { NotFoundError } from "../../util/error.ts";
 import { originAllowed } from "../guard.ts";
-
-const instances = new WeakMap<App, OAuthServer>();
-
-/**
- * The issuer: `publicUrl` when set, otherwise the loopback URL the server listens on. Other
- * binds without a public URL yield an http issuer that `OAuthServer.problem()` refuses.
- */
-export function issuerOf(app: App, port: number): string {
-  if (app.config.publicUrl) return app.config.publicUrl.replace(/\/+$/, "");
-  const host = app.config.host;
-  if (host === "0.0.0.0" || host === "::") return `http://127.0.0.1:${port}`;
-  return `http://${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${port}`;
-}
-
-/**
- * The authorization server of a running instance, created on first use. The gateway calls
- * `oauthFor(app).verifyAccessToken(…)` and `.challenge(…)`; the deployments domain wires its
- * directory and the audit sink with `oauthFor(app).wire({directory, audit})`.
- */
-export function oauthFor(app: App, port?: () => number): OAuthServer {
-  let server = instances.get(app);
-  if (!server) {
-    const bound = port ?? (() => app.config.port);
-    server = new OAuthServer({
-      db: app.store.db,
-      vault: app.vault,
-      log: app.log,
-      config: app.config.oauth,
-      issuer: () => issuerOf(app, bound()),
-      verifyAdminToken: (token) => app.adminTokens.verify(token),
-    });
-    instances.set(app, server);
-  }
-  return server;
-}
 
 const OAUTH_PATHS = new Set(["/authorize", "/token", "/register", "/revoke"]);
 
@@ -94,80 +60,92 @@ export function oauthRoutes(app: App, port: () => number) {
   };
   const preflight = () => http.preflight();
 
-  return new Elysia({ name: "routes.oauth" })
-    .get("/.well-known/oauth-authorization-server", () => http.metadata(), hidden)
-    .get("/.well-known/openid-configuration", () => http.metadata(), hidden)
-    .get("/.well-known/jwks.json", () => http.jwks(), hidden)
-    .get("/.well-known/oauth-protected-resource", () => http.protectedResource(undefined), hidden)
-    .get(
-      "/.well-known/oauth-protected-resource/mcp/:slug",
-      ({ params }) => http.protectedResource(params.slug),
-      hidden,
-    )
-    .get("/authorize", ({ request, server }) => http.authorize(request, ctx(request, server)), hidden)
-    .post("/authorize", ({ request, server }) => http.authorize(request, ctx(request, server)), raw)
-    .post("/token", ({ request }) => http.token(request), raw)
-    .post("/revoke", ({ request }) => http.revoke(request), raw)
-    .post("/register", ({ request, server }) => http.register(request, ctx(request, server)), raw)
-    .get("/register/:clientId", ({ request, params }) => http.registration(request, params.clientId), raw)
-    .put("/register/:clientId", ({ request, params }) => http.registration(request, params.clientId), raw)
-    .delete("/register/:clientId", ({ request, params }) => http.registration(request, params.clientId), raw)
-    .options("/token", preflight, hidden)
-    .options("/revoke", preflight, hidden)
-    .options("/register", preflight, hidden)
-    .options("/register/:clientId", preflight, hidden)
-    .options("/.well-known/*", preflight, hidden)
-    .get(
-      "/api/deployments/:id/oauth-clients",
-      async ({ params }) => ({ clients: await oauth.connectedClients((await deployment(params.id)).id) }),
-      {
-        response: { 200: z.object({ clients: z.array(ConnectedClient) }) },
-        ...tags("oauthClients.list", "OAuth clients connected to a deployment"),
-      },
-    )
-    .delete(
-      "/api/deployments/:id/oauth-clients/:clientId",
-      async ({ params }) => {
-        const dep = await deployment(params.id);
-        const revoked = await oauth.revokeClient(dep.id, params.clientId);
-        if (revoked === 0)
-          throw new NotFoundError(`Client ${params.clientId} has no active grant for ${dep.slug}.`, {
-            hint: `\`catwalk clients ls ${dep.slug}\` lists the connected clients.`,
-          });
-        return { revoked };
-      },
-      {
-        response: { 200: z.object({ revoked: z.number().int() }) },
-        ...tags("oauthClients.revoke", "Revoke every grant of a client for a deployment"),
-      },
-    )
-    .post(
-      "/api/deployments/:id/connect-code",
-      async ({ params }) => {
-        const dep = await deployment(params.id);
-        const problem = oauth.problem();
-        if (problem)
-          throw new OAuthUnavailableError(problem, {
-            hint: "Claude needs an https URL: run behind TLS and set CATWALK_PUBLIC_URL.",
-          });
-        const { code, expiresAt } = await oauth.connectCode(dep.id);
-        return {
-          code,
-          expiresAt: expiresAt.toISOString(),
-          deployment: { id: dep.id, slug: dep.slug, name: dep.name },
-          resource: oauth.resourceUrl(dep.slug),
-        };
-      },
-      {
-        response: { 200: ConnectCode },
-        ...tags("oauthClients.connectCode", "One-time code to approve an OAuth client for a deployment"),
-      },
-    )
-    .post("/api/oauth/signing-keys/rotate", async () => ({ kid: await oauth.rotateSigningKey() }), {
-      response: { 200: z.object({ kid: z.string() }) },
-      ...tags(
-        "oauth.rotateSigningKey",
-        "New access-token signing key; tokens signed by the old one stay valid",
-      ),
-    });
+  return (
+    new Elysia({ name: "routes.oauth" })
+      .get("/.well-known/oauth-authorization-server", () => http.metadata(), hidden)
+      .get("/.well-known/openid-configuration", () => http.metadata(), hidden)
+      .get("/.well-known/jwks.json", () => http.jwks(), hidden)
+      .get("/.well-known/oauth-protected-resource", () => http.protectedResource(undefined), hidden)
+      .get(
+        "/.well-known/oauth-protected-resource/mcp/:slug",
+        ({ params }) => http.protectedResource(params.slug),
+        hidden,
+      )
+      // Path-appended form, for clients that add the well-known suffix to the resource URL.
+      .get(
+        "/mcp/:slug/.well-known/oauth-protected-resource",
+        ({ params }) => http.protectedResource(params.slug),
+        hidden,
+      )
+      .get("/authorize", ({ request, server }) => http.authorize(request, ctx(request, server)), hidden)
+      .post("/authorize", ({ request, server }) => http.authorize(request, ctx(request, server)), raw)
+      .post("/token", ({ request }) => http.token(request), raw)
+      .post("/revoke", ({ request }) => http.revoke(request), raw)
+      .post("/register", ({ request, server }) => http.register(request, ctx(request, server)), raw)
+      .get("/register/:clientId", ({ request, params }) => http.registration(request, params.clientId), raw)
+      .put("/register/:clientId", ({ request, params }) => http.registration(request, params.clientId), raw)
+      .delete(
+        "/register/:clientId",
+        ({ request, params }) => http.registration(request, params.clientId),
+        raw,
+      )
+      .options("/token", preflight, hidden)
+      .options("/revoke", preflight, hidden)
+      .options("/register", preflight, hidden)
+      .options("/register/:clientId", preflight, hidden)
+      .options("/.well-known/*", preflight, hidden)
+      .get(
+        "/api/deployments/:id/oauth-clients",
+        async ({ params }) => ({ clients: await oauth.connectedClients((await deployment(params.id)).id) }),
+        {
+          response: { 200: z.object({ clients: z.array(ConnectedClient) }) },
+          ...tags("oauthClients.list", "OAuth clients connected to a deployment"),
+        },
+      )
+      .delete(
+        "/api/deployments/:id/oauth-clients/:clientId",
+        async ({ params }) => {
+          const dep = await deployment(params.id);
+          const revoked = await oauth.revokeClient(dep.id, params.clientId);
+          if (revoked === 0)
+            throw new NotFoundError(`Client ${params.clientId} has no active grant for ${dep.slug}.`, {
+              hint: `\`catwalk clients ls ${dep.slug}\` lists the connected clients.`,
+            });
+          return { revoked };
+        },
+        {
+          response: { 200: z.object({ revoked: z.number().int() }) },
+          ...tags("oauthClients.revoke", "Revoke every grant of a client for a deployment"),
+        },
+      )
+      .post(
+        "/api/deployments/:id/connect-code",
+        async ({ params }) => {
+          const dep = await deployment(params.id);
+          const problem = oauth.problem();
+          if (problem)
+            throw new OAuthUnavailableError(problem, {
+              hint: "Claude needs an https URL: run behind TLS and set CATWALK_PUBLIC_URL.",
+            });
+          const { code, expiresAt } = await oauth.connectCode(dep.id);
+          return {
+            code,
+            expiresAt: expiresAt.toISOString(),
+            deployment: { id: dep.id, slug: dep.slug, name: dep.name },
+            resource: oauth.resourceUrl(dep.slug),
+          };
+        },
+        {
+          response: { 200: ConnectCode },
+          ...tags("oauthClients.connectCode", "One-time code to approve an OAuth client for a deployment"),
+        },
+      )
+      .post("/api/oauth/signing-keys/rotate", async () => ({ kid: await oauth.rotateSigningKey() }), {
+        response: { 200: z.object({ kid: z.string() }) },
+        ...tags(
+          "oauth.rotateSigningKey",
+          "New access-token signing key; tokens signed by the old one stay valid",
+        ),
+      })
+  );
 }
