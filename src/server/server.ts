@@ -8,7 +8,9 @@ import { newId } from "../util/ids.ts";
 import { VERSION } from "../version.ts";
 import { toErrorResponse } from "./errors.ts";
 import { forbiddenOrigin, guardApi, originAllowed } from "./guard.ts";
+import { analysisRoutes } from "./routes/analyses.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { registryRoutes } from "./routes/registry.ts";
 
 export const SERVER_FILE = "server.json";
 
@@ -77,6 +79,8 @@ export function buildServer(app: App, port: () => number) {
       });
     })
     .use(healthRoutes(app))
+    .use(analysisRoutes(app))
+    .use(registryRoutes(app))
     .get(
       "/",
       () =>
