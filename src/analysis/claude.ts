@@ -174,8 +174,10 @@ function issues(e: z.ZodError): string {
 
 /** Why the SDK call failed, for the operator; never includes the key or the response body. */
 export function describeFailure(e: unknown, timeoutMs: number): string {
-  if (e instanceof Anthropic.APIConnectionTimeoutError)
-    return `Claude did not answer within ${Math.round(timeoutMs / 1000)} s`;
+  if (e instanceof Anthropic.APIConnectionTimeoutError) {
+    const limit = timeoutMs < 10_000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`;
+    return `Claude did not answer within ${limit}`;
+  }
   if (e instanceof Anthropic.RateLimitError) {
     const after = e.headers?.get("retry-after");
     return `the Anthropic API rate-limited the request (429)${after ? `; it asked to retry after ${after} s` : ""}`;

@@ -1,6 +1,7 @@
 import { isNpmName, isPypiName, isSafeArg } from "../registry/names.ts";
 import type { ClaudeResult } from "./claude.ts";
 import { looksSecret } from "./extract/common.ts";
+import { stripHtmlComments } from "./extract/readme.ts";
 import type { RepoFile } from "./github.ts";
 import type { CapabilityItem, EnvVar, Evidence, Manifest, ManifestPackage } from "./manifest.ts";
 
@@ -13,7 +14,8 @@ import type { CapabilityItem, EnvVar, Evidence, Manifest, ManifestPackage } from
  *   we sent; otherwise it is dropped with a warning.
  * - Package names and arguments pass the same strict validators as everything else.
  * - Secrets only ever get stricter: Claude may mark a variable secret, never un-secret one.
- * - A variable only Claude knows about is added as optional, with low confidence.
+ * - A variable only Claude knows about is added as optional, with low confidence; Claude may make
+ *   a known variable required only when the code reads it or a table/config documents it.
  */
 const CLAUDE_CONFIDENCE = 0.6;
 const CLAUDE_ONLY = 0.4;
@@ -71,10 +73,22 @@ function mergeEnv(
       mine.description = c.description;
       touched.push("description");
     }
-    if (open.has(c.name) && mine.confidence < CLAUDE_CONFIDENCE && c.isRequired !== mine.isRequired) {
+    // Required-ness needs a variable the code reads or a table/config documents (confidence ≥ 0.6):
+    // prose mentions alone are exactly what an injected README paragraph looks like.
+    if (open.has(c.name) && mine.confidence >= CLAUDE_CONFIDENCE && c.isRequired !== mine.isRequired) {
       mine.isRequired = c.isRequired;
       if (c.isRequired) delete mine.default;
       touched.push(c.isRequired ? "required" : "optional");
+    }
+    if (
+      open.has(c.name) &&
+      !mine.isRequired &&
+      mine.default === undefined &&
+      c.default !== null &&
+      !c.isRequired
+    ) {
+      mine.default = c.default;
+      touched.push("default");
     }
     if (c.isSecret && !mine.isSecret) {
       mine.isSecret = true;
@@ -195,7 +209,10 @@ export function mergeClaude(
 ): MergeResult {
   const m = structuredClone(draft);
   const warnings: string[] = [];
-  const corpus = ctx.files.map((f) => f.text).join("\n");
+  // Grounding uses what Claude was shown: README HTML comments are blanked there too.
+  const corpus = ctx.files
+    .map((f) => (/readme/i.test(f.path) ? stripHtmlComments(f.text) : f.text))
+    .join("\n");
   if (m.isMcpServer.confidence < CLAUDE_CONFIDENCE) {
     m.isMcpServer = {
       value: claude.isMcpServer,

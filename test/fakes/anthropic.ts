@@ -3,7 +3,8 @@ import { type Fake, json, startFake } from "./http.ts";
 
 /**
  * A fake Anthropic Messages API that `@anthropic-ai/sdk` talks to unmodified (`baseURL`):
- * `POST /v1/messages` checks `x-api-key` (401 `authentication_error` otherwise) and
+ * `POST /v1/messages` checks the key, sent as `x-api-key` (the documented header) or as
+ * `Authorization: Bearer` (what SDK 1.12 sends); otherwise 401 `authentication_error`; it checks
  * `anthropic-version` (400), validates the body like the API does (model, max_tokens, messages,
  * tool_choice naming a declared tool), and answers scripted turns:
  *
@@ -13,7 +14,7 @@ import { type Fake, json, startFake } from "./http.ts";
  *     { text: "I think…" },                                        // a text-only answer, stop_reason "end_turn"
  *     { error: 429, retryAfter: 1 },                               // {type:"error", error:{type:"rate_limit_error", …}} + retry-after
  *     { error: 500 }, { error: 529 },                              // api_error, overloaded_error
- *     { delayMs: 3000, then: { toolUse: {...} } },                 // slow answer (client timeouts)
+ *     { delayMs: 3000, answer: { toolUse: {...} } },                 // slow answer (client timeouts)
  *   );
  *   claude.respond((req) => ({ toolUse: … }));                      // answer when the script is empty
  *   claude.bodies                                                   // parsed request bodies
@@ -22,7 +23,7 @@ export type Turn =
   | { toolUse: unknown; name?: string }
   | { text: string }
   | { error: 400 | 401 | 403 | 404 | 413 | 429 | 500 | 529; message?: string; retryAfter?: number }
-  | { delayMs: number; then: Turn };
+  | { delayMs: number; answer: Turn };
 
 export interface MessagesRequest {
   model: string;
@@ -74,7 +75,7 @@ function invalid(body: unknown): string | undefined {
 async function answer(turn: Turn, req: MessagesRequest): Promise<Response> {
   if ("delayMs" in turn) {
     await Bun.sleep(turn.delayMs);
-    return answer(turn.then, req);
+    return answer(turn.answer, req);
   }
   if ("error" in turn) {
     const headers: Record<string, string> =
@@ -127,7 +128,9 @@ export async function startFakeAnthropic(opts: { apiKey: string }): Promise<Fake
   const fake = await startFake("anthropic", async (req, url, raw) => {
     if (req.method !== "POST" || url.pathname !== "/v1/messages")
       return apiError(404, `Not found: ${req.method} ${url.pathname}`);
-    if (req.headers.get("x-api-key") !== opts.apiKey) return apiError(401, "invalid x-api-key");
+    const given =
+      req.headers.get("x-api-key") ?? /^Bearer (.+)$/.exec(req.headers.get("authorization") ?? "")?.[1];
+    if (given !== opts.apiKey) return apiError(401, "invalid x-api-key");
     if (!req.headers.get("anthropic-version")) return apiError(400, "anthropic-version: header is required");
     let body: MessagesRequest;
     try {
