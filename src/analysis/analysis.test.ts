@@ -4,6 +4,7 @@ import { ServiceNotFoundError, ServiceRateLimitedError } from "../registry/http.
 import type { EnvVar, Manifest } from "./manifest.ts";
 import {
   type AnalysisSettings,
+  analyze,
   type RunResult,
   resolveSource,
   runAnalysis,
@@ -327,6 +328,15 @@ describe("package sources", () => {
       "notes-mcp",
       "0.2.0",
     ]);
+  });
+});
+
+describe("analyze()", () => {
+  test("parses, resolves and runs in one call for callers without the service", async () => {
+    const out = await analyze("npm:@acme/search-mcp", env.settings());
+    expect(out.status).toBe("succeeded");
+    expect(out.resolved.key).toEqual({ repository: "npm:@acme/search-mcp", subdir: "", commit: "2.1.0" });
+    expect(out.manifest.analysis.mode).toBe("server.json");
   });
 });
 

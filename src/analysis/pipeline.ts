@@ -9,7 +9,7 @@ import { Manifest } from "./manifest.ts";
 import { mergeClaude } from "./merge.ts";
 import { validatePackages } from "./packages.ts";
 import { readSnapshot } from "./reader.ts";
-import { describeSource, type Source } from "./source.ts";
+import { describeSource, parseSource, type Source } from "./source.ts";
 import { applyVerification, type PoolFactory, verifyManifest } from "./verify.ts";
 
 /**
@@ -441,4 +441,18 @@ export async function runAnalysis(r: Resolved, s: AnalysisSettings, opts: RunOpt
     );
   }
   return { status: "succeeded", manifest, warnings: [...new Set(warnings)] };
+}
+
+/**
+ * Parse, resolve and run in one call, without the store or the cache. The deploy path should use
+ * `AnalysisService.analyze` (cached per commit, progress recorded); this is for callers without one.
+ */
+export async function analyze(
+  source: string,
+  settings: AnalysisSettings,
+  opts: Partial<RunOptions> = {},
+): Promise<RunResult & { resolved: Resolved }> {
+  const resolved = await resolveSource(parseSource(source), settings, opts.signal);
+  const out = await runAnalysis(resolved, settings, { onStep: () => {}, ...opts });
+  return { ...out, resolved };
 }
