@@ -187,11 +187,33 @@ export const ConfigSchema = z.strictObject({
         .min(1)
         .default("claude-sonnet-4-5")
         .describe("Claude model used for repository analysis."),
+      timeoutMs: ms
+        .default(120_000)
+        .describe("Limit for one Claude request (the SDK retries timeouts within maxRetries)."),
+      maxRetries: z
+        .number()
+        .int()
+        .min(0)
+        .max(5)
+        .default(2)
+        .describe(
+          "SDK retries of one Claude request on 408/409/429/5xx and connection errors (honours retry-after).",
+        ),
     })
     .prefault({}),
   pypi: z
     .strictObject({
       url: url.default("https://pypi.org").describe("PyPI base URL (JSON API at /pypi/<name>/json)."),
+    })
+    .prefault({}),
+  analysis: z
+    .strictObject({
+      httpTimeoutMs: ms
+        .default(15_000)
+        .describe("Limit for one request to GitHub, npm, PyPI or the MCP registry during analysis."),
+      verifyTimeoutMs: ms
+        .default(120_000)
+        .describe("Limit for verifying a server: install, start, handshake and the list calls."),
     })
     .prefault({}),
   mcpRegistry: z

@@ -10,10 +10,12 @@ import { VERSION } from "../version.ts";
 import { toErrorResponse } from "./errors.ts";
 import { forbiddenOrigin, guardApi, originAllowed } from "./guard.ts";
 import { adminRoutes } from "./routes/admin.ts";
+import { analysisRoutes } from "./routes/analyses.ts";
 import { deploymentRoutes } from "./routes/deployments.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { isOAuthPath, oauthRoutes } from "./routes/oauth.ts";
+import { registryRoutes } from "./routes/registry.ts";
 
 export const SERVER_FILE = "server.json";
 
@@ -89,6 +91,8 @@ export function buildServer(app: App, services: Services, port: () => number) {
     .use(eventRoutes(services))
     .use(adminRoutes(services))
     .use(oauthRoutes(app, port))
+    .use(analysisRoutes(app))
+    .use(registryRoutes(app))
     .all(
       "/mcp/:slug",
       ({ request, params, server }) => {

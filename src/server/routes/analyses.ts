@@ -1,0 +1,232 @@
+import { Elysia } from "elysia";
+import { z } from "zod";
+import { CredentialIssueSchema, CredentialSchemaSchema } from "../../analysis/api-schemas.ts";
+import { credentialSchema, validateCredentials } from "../../analysis/credentials.ts";
+import { Manifest, toServerJson } from "../../analysis/manifest.ts";
+import type { AnalysisSettings } from "../../analysis/pipeline.ts";
+import { type AnalysisEvent, AnalysisService } from "../../analysis/service.ts";
+import type { AnalysisRecord } from "../../analysis/store.ts";
+import type { App } from "../../app/app.ts";
+import { ServerJson } from "../../registry/server-json.ts";
+import { ConflictError } from "../../util/error.ts";
+
+/**
+ * Analyses API. `POST /api/analyses` answers 200 with a cached analysis of the same commit, or
+ * 202 with a pending one; progress is `GET /api/analyses/:id/events` (SSE: `step` events, then
+ * one `done`; a finished analysis replays its steps and ends at once).
+ */
+const services = new WeakMap<App, AnalysisService>();
+
+export function analysisSettings(app: App): AnalysisSettings {
+  const c = app.config;
+  return {
+    githubApiUrl: c.github.apiUrl,
+    githubToken: c.github.token,
+    anthropic: { ...c.anthropic },
+    npmUrl: c.local.npmRegistryUrl,
+    pypiUrl: c.pypi.url,
+    httpTimeoutMs: c.analysis.httpTimeoutMs,
+  };
+}
+
+/** The app's analysis service (one per App); the lead wires verification with `setPoolFactory`. */
+export function analysisServiceOf(app: App): AnalysisService {
+  let s = services.get(app);
+  if (!s) {
+    const service = new AnalysisService({
+      db: app.store.db,
+      settings: analysisSettings(app),
+      log: app.log,
+      verifyTimeoutMs: app.config.analysis.verifyTimeoutMs,
+    });
+    service.store
+      .failInterrupted()
+      .catch((e: unknown) => app.log.warn("cannot mark interrupted analyses", { error: e }));
+    app.onClose(() => service.close());
+    services.set(app, service);
+    s = service;
+  }
+  return s;
+}
+
+const StepEventSchema = z.object({
+  step: z.enum(["fetching", "reading", "asking_claude", "validating", "verifying"]),
+  status: z.enum(["started", "done", "skipped", "failed"]),
+  message: z.string(),
+  at: z.string(),
+});
+
+export const AnalysisView = z.object({
+  id: z.string().describe("ana_… id"),
+  source: z.string().describe("The source as understood (normalized)"),
+  repository: z.string().describe("Cache key: GitHub URL, or npm:/pypi:<name> for package sources"),
+  subdir: z.string(),
+  commit: z.string().describe("Commit sha, or the exact package version for package sources"),
+  status: z.enum(["pending", "running", "succeeded", "failed"]),
+  cached: z.boolean().describe("True when an earlier analysis of the same commit was answered"),
+  manifest: Manifest.nullable(),
+  warnings: z.array(z.string()),
+  steps: z.array(StepEventSchema),
+  error: z.object({ code: z.string(), message: z.string(), hint: z.string().optional() }).nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+const StartBody = z.object({
+  source: z
+    .string()
+    .min(1)
+    .max(500)
+    .describe(
+      "https://github.com/<owner>/<repo>[/tree/<ref>/<subdir>], npm:<pkg>[@ver] or pypi:<pkg>[==ver]",
+    ),
+  force: z.boolean().optional().describe("Analyse again even if this commit was analysed"),
+  verify: z.boolean().optional().describe("Start the package in a sandbox and record what it serves"),
+  credentials: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe("Environment for the verification run only; never stored"),
+});
+
+const IdParams = z.object({ id: z.string().min(1).max(40) });
+
+function view(r: AnalysisRecord, cached = false): z.infer<typeof AnalysisView> {
+  return { ...r, cached };
+}
+
+function sse(service: AnalysisService, rec: AnalysisRecord): Response {
+  const enc = new TextEncoder();
+  let unsubscribe: (() => void) | undefined;
+  let keepAlive: ReturnType<typeof setInterval> | undefined;
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      const send = (event: string, data: unknown) =>
+        controller.enqueue(enc.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
+      const end = (status: string) => {
+        send("done", { id: rec.id, status });
+        unsubscribe?.();
+        if (keepAlive) clearInterval(keepAlive);
+        controller.close();
+      };
+      for (const s of rec.steps) send("step", s);
+      unsubscribe = service.subscribe(rec.id, (e: AnalysisEvent) =>
+        e.type === "step" ? send("step", e.step) : end(e.status),
+      );
+      if (!unsubscribe) {
+        service.get(rec.id).then(
+          (r) => end(r.status),
+          () => end("failed"),
+        );
+        return;
+      }
+      keepAlive = setInterval(() => controller.enqueue(enc.encode(": keep-alive\n\n")), 15_000);
+    },
+    cancel() {
+      unsubscribe?.();
+      if (keepAlive) clearInterval(keepAlive);
+    },
+  });
+  return new Response(stream, {
+    headers: { "content-type": "text/event-stream", "cache-control": "no-store", "x-accel-buffering": "no" },
+  });
+}
+
+export function analysisRoutes(app: App) {
+  const service = analysisServiceOf(app);
+  return new Elysia({ name: "routes.analyses", prefix: "/api/analyses" })
+    .post(
+      "",
+      async ({ body, status }) => {
+        const { record, cached } = await service.start(body);
+        return status(cached && record.status !== "running" ? 200 : 202, view(record, cached));
+      },
+      {
+        body: StartBody,
+        response: { 200: AnalysisView, 202: AnalysisView },
+        detail: {
+          operationId: "analyses.create",
+          summary: "Analyse a GitHub repository, npm or PyPI package",
+          tags: ["analyses"],
+        },
+      },
+    )
+    .get(
+      "",
+      async ({ query }) => ({ analyses: (await service.list(query.limit ?? 50)).map((r) => view(r)) }),
+      {
+        query: z.object({ limit: z.coerce.number().int().min(1).max(200).optional() }),
+        response: { 200: z.object({ analyses: z.array(AnalysisView) }) },
+        detail: {
+          operationId: "analyses.list",
+          summary: "Recent analyses, newest first",
+          tags: ["analyses"],
+        },
+      },
+    )
+    .get("/:id", async ({ params }) => view(await service.get(params.id)), {
+      params: IdParams,
+      response: { 200: AnalysisView },
+      detail: { operationId: "analyses.get", summary: "One analysis with its manifest", tags: ["analyses"] },
+    })
+    .get("/:id/events", async ({ params }) => sse(service, await service.get(params.id)), {
+      params: IdParams,
+      detail: {
+        operationId: "analyses.events",
+        summary:
+          "Progress as Server-Sent Events: `step` events (fetching, reading, asking_claude, validating, verifying), then `done`",
+        tags: ["analyses"],
+      },
+    })
+    .get("/:id/server-json", async ({ params }) => toServerJson(await manifestOf(service, params.id)), {
+      params: IdParams,
+      response: { 200: ServerJson },
+      detail: {
+        operationId: "analyses.serverJson",
+        summary: "The manifest exported as an official server.json",
+        tags: ["analyses"],
+      },
+    })
+    .get(
+      "/:id/credential-schema",
+      async ({ params }) => credentialSchema(await manifestOf(service, params.id)),
+      {
+        params: IdParams,
+        response: { 200: CredentialSchemaSchema },
+        detail: {
+          operationId: "analyses.credentialSchema",
+          summary: "JSON Schema of the credentials a deployment needs",
+          tags: ["analyses"],
+        },
+      },
+    )
+    .post(
+      "/:id/credentials/validate",
+      async ({ params, body }) => {
+        const check = validateCredentials(
+          credentialSchema(await manifestOf(service, params.id)),
+          body.values,
+        );
+        return { ok: check.ok, errors: check.errors };
+      },
+      {
+        params: IdParams,
+        body: z.object({ values: z.record(z.string(), z.unknown()) }),
+        response: { 200: z.object({ ok: z.boolean(), errors: z.array(CredentialIssueSchema) }) },
+        detail: {
+          operationId: "analyses.validateCredentials",
+          summary: "Check credentials against the schema, naming each problem",
+          tags: ["analyses"],
+        },
+      },
+    );
+}
+
+async function manifestOf(service: AnalysisService, id: string): Promise<Manifest> {
+  const rec = await service.get(id);
+  if (!rec.manifest || rec.status === "running" || rec.status === "pending") {
+    throw new ConflictError(`Analysis ${id} has no manifest yet (status ${rec.status}).`, {
+      hint: `Wait for it: GET /api/analyses/${id}/events.`,
+    });
+  }
+  return rec.manifest;
+}
