@@ -1,3 +1,5 @@
+import { analysisServiceOf } from "../analysis/instance.ts";
+import { analysisPort } from "../analysis/port.ts";
 import { hostEnv } from "../config/env.ts";
 import { DeploymentManager, type PoolFactory } from "../deployment/manager.ts";
 import { sourceText } from "../deployment/source.ts";
@@ -114,6 +116,8 @@ export function createServices(app: App, port: () => number): Services {
   const tokens = new AccessTokens(app.store.db);
   const oauth = oauthFor(app, port);
   app.encrypted?.push(rotateOAuthSecrets);
+  const analysis = analysisServiceOf(app);
+  analysis.setPoolFactory((opts) => local.pool(opts));
   let manager: DeploymentManager | undefined;
   const gateway = new Gateway({
     config: app.config.gateway,
@@ -144,6 +148,7 @@ export function createServices(app: App, port: () => number): Services {
   const deployments = new DeploymentManager(app, {
     pools: { local: localPools(app, local), remote: remotePools(app) },
     resolve: (source, args) => local.resolve(sourceText(source), { args }),
+    analyses: analysisPort(analysis),
     bus,
     logs,
     stats,

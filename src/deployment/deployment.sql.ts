@@ -1,4 +1,5 @@
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { CredentialSchema } from "../analysis/credentials.ts";
 import type { UpstreamSpec } from "../runtime/types.ts";
 import { timestamps } from "../store/columns.ts";
 
@@ -29,6 +30,10 @@ export const DeploymentTable = sqliteTable(
     desiredState: text("desired_state").$type<DesiredState>().notNull(),
     state: text("state").$type<ObservedState>().notNull(),
     stateReason: text("state_reason"),
+    /** The analysis this deployment was made from, if any. */
+    analysisId: text("analysis_id"),
+    /** JSON Schema its credentials must satisfy (from the analysis), checked on every change. */
+    credentialSchema: text("credential_schema", { mode: "json" }).$type<CredentialSchema>(),
     ...timestamps,
   },
   (t) => [uniqueIndex("deployments_slug_unique").on(t.slug)],

@@ -52,7 +52,12 @@ export const CreateInput = z
       .min(1)
       .max(2048)
       .optional()
-      .describe("npm:<pkg>[@ver], pypi:<pkg>[==ver], GitHub URL or remote MCP URL; or give `command`"),
+      .describe("npm:<pkg>[@ver], pypi:<pkg>[==ver], GitHub URL (analysed first) or remote MCP URL"),
+    analysis: z
+      .string()
+      .regex(/^ana_[0-9A-Z]{26}$/)
+      .optional()
+      .describe("Deploy the manifest of this analysis (ana_…); credentials are checked against its schema"),
     name: z.string().regex(SLUG, "lowercase letters, digits and dashes, at most 48 characters").optional(),
     env: z
       .record(EnvName, z.string().max(65_536))
@@ -78,8 +83,8 @@ export const CreateInput = z
       .optional()
       .describe("Run this command instead of a package (needs local.allowCommands)"),
   })
-  .refine((v) => (v.source === undefined) !== (v.command === undefined), {
-    message: "give either source or command, not both",
+  .refine((v) => [v.source, v.command, v.analysis].filter((x) => x !== undefined).length === 1, {
+    message: "give exactly one of source, analysis or command",
     path: ["source"],
   });
 export type CreateInput = z.infer<typeof CreateInput>;

@@ -1,4 +1,12 @@
 import { basename } from "node:path";
+import {
+  type CredentialSchema,
+  CredentialsInvalidError,
+  credentialSchema,
+  validateCredentials,
+} from "../analysis/credentials.ts";
+import type { Manifest } from "../analysis/manifest.ts";
+import { manifestToUpstreamSpec } from "../analysis/upstream.ts";
 import type { App } from "../app/app.ts";
 import type { Bus } from "../events/bus.ts";
 import type { Logger } from "../log/log.ts";
@@ -62,10 +70,31 @@ export interface ManagerDeps {
   endSessions?(deploymentId: string, reason: string, tokenId?: string): void;
   /** Drops cached token verdicts (a revoked token, a removed deployment). */
   forgetTokens?(match: { deploymentId?: string; tokenId?: string }): void;
+  /** Finished analyses and analysing on demand (GitHub sources); absent when analysis is off. */
+  analyses?: AnalysisPort;
   /** Called after a deployment is deleted (revoke its OAuth grants). */
   onRemoved?(deploymentId: string): Promise<void>;
   /** How often the reconciler runs, in ms (0 disables the timer; boot always reconciles). */
   reconcileMs?: number;
+}
+
+export interface AnalysisPort {
+  /** The manifest of a finished analysis; fails when it is missing, running or failed. */
+  manifest(id: string): Promise<{ id: string; manifest: Manifest }>;
+  /** Analyses a source now and waits for the result. */
+  analyze(source: string): Promise<{ id: string; manifest: Manifest }>;
+}
+
+interface Plan {
+  spec: UpstreamSpec;
+  runtime: RuntimeKind;
+  /** Default name when the operator gives none. */
+  name: string;
+  env: Record<string, string>;
+  warning?: string | undefined;
+  schema?: CredentialSchema;
+  analysisId?: string;
+  secretNames?: Set<string>;
 }
 
 interface Live {
@@ -237,9 +266,10 @@ export class DeploymentManager {
 
   /** Resolves the source, stores the deployment with its credentials and first token, and starts it. */
   async create(input: CreateInput): Promise<{ info: DeploymentInfo; token: string }> {
-    const { spec, runtime, source, warning } = await this.resolve(input);
-    const slug = await allocateSlug(this.db, input.name ?? defaultName(source), input.name !== undefined);
-    const credentials: Record<string, string> = { ...input.env };
+    const plan = await this.plan(input);
+    const { spec, runtime, warning } = plan;
+    const slug = await allocateSlug(this.db, input.name ?? plan.name, input.name !== undefined);
+    const credentials: Record<string, string> = { ...plan.env };
     for (const [k, v] of Object.entries(input.headers)) credentials[`${HEADER_PREFIX}${k}`] = v;
     this.app.log.redactor.add(...Object.values(credentials));
     const { row, token } = await insertDeployment(this.db, this.app.vault, {
@@ -253,8 +283,11 @@ export class DeploymentManager {
         sessionMode: input.sessionMode,
         desiredState: "running",
         state: "pending",
+        analysisId: plan.analysisId ?? null,
+        credentialSchema: plan.schema ?? null,
       },
       credentials,
+      ...(plan.secretNames ? { secretNames: plan.secretNames } : {}),
     });
     this.app.log.redactor.add(token);
     this.remember(row);
@@ -329,7 +362,28 @@ export class DeploymentManager {
   async setEnv(ref: string, input: EnvInput): Promise<DeploymentInfo> {
     const row = await findDeployment(this.db, ref);
     this.app.log.redactor.add(...Object.values(input.set));
-    const names = await updateCredentials(this.db, this.app.vault, row.id, input.set, input.unset);
+    const schema = row.credentialSchema;
+    let secretNames: Set<string> | undefined;
+    if (schema) {
+      // The resulting set of values must still satisfy the schema (a required one cannot be unset).
+      const current = splitCredentials(await credentialValues(this.db, this.app.vault, row.id)).env;
+      for (const name of input.unset) delete current[name];
+      const check = validateCredentials(schema, { ...current, ...input.set });
+      if (!check.ok) throw new CredentialsInvalidError(check.errors);
+      secretNames = new Set(
+        Object.entries(schema.properties)
+          .filter(([, p]) => p["x-catwalk-secret"])
+          .map(([n]) => n),
+      );
+    }
+    const names = await updateCredentials(
+      this.db,
+      this.app.vault,
+      row.id,
+      input.set,
+      input.unset,
+      secretNames,
+    );
     this.deps.bus.publish("credentials.updated", row.id, { names });
     if (row.desiredState === "running") return this.restart(row.id);
     return this.info(row);
@@ -423,35 +477,74 @@ export class DeploymentManager {
     return updated;
   }
 
-  private async resolve(
-    input: CreateInput,
-  ): Promise<{ spec: UpstreamSpec; runtime: RuntimeKind; source: Source; warning?: string | undefined }> {
+  /**
+   * What to store and run for a create request: the exact upstream, its runtime, and for analysed
+   * sources the credential schema the values were checked against (before anything is stored).
+   */
+  private async plan(input: CreateInput): Promise<Plan> {
     if (input.command) {
       assertCommandAllowed(this.app.config.local.allowCommands);
       const [command, ...args] = input.command as [string, ...string[]];
       const spec: UpstreamSpec = { kind: "command", command, args: [...args, ...input.args] };
-      return { spec, runtime: "local", source: { kind: "command", name: basename(command) } };
+      return { spec, runtime: "local", name: basename(command), env: input.env };
     }
-    const source = parseSource(input.source ?? "");
+    const source = input.source === undefined ? undefined : parseSource(input.source);
+    if (input.analysis !== undefined || source?.kind === "github") return this.planAnalysed(input, source);
+    if (source === undefined || source.kind === "command")
+      throw new InvalidInputError("Give a source to deploy.");
     if (source.kind === "remote") {
-      return { spec: { kind: "remote", url: source.url, headers: {} }, runtime: "remote", source };
-    }
-    if (source.kind === "github" || source.kind === "command") {
-      throw new InvalidInputError(
-        "GitHub sources are deployed through analysis, which is not available on this server yet.",
-        {
-          hint: "Deploy the package instead: npm:<package> or pypi:<package>.",
-        },
-      );
+      return {
+        spec: { kind: "remote", url: source.url, headers: {} },
+        runtime: "remote",
+        name: defaultName(source),
+        env: input.env,
+      };
     }
     if (!this.deps.resolve) {
       throw new InvalidInputError(`No runtime on this server can run ${source.kind} packages.`, {
         hint: "Use a remote MCP URL, or a server built with the local runtime.",
       });
     }
-    const runtime = input.runtime ?? this.app.config.runtime;
     const resolved = await this.deps.resolve(source, input.args);
-    return { spec: resolved.spec, runtime, source, warning: resolved.warning };
+    const runtime = input.runtime ?? this.app.config.runtime;
+    return {
+      spec: resolved.spec,
+      runtime,
+      name: defaultName(source),
+      env: input.env,
+      warning: resolved.warning,
+    };
+  }
+
+  private async planAnalysed(input: CreateInput, source: Source | undefined): Promise<Plan> {
+    const analyses = this.deps.analyses;
+    if (!analyses) {
+      throw new InvalidInputError("Analysis is not available on this server.", {
+        hint: "Deploy npm:<package> or pypi:<package> directly.",
+      });
+    }
+    const analysis = input.analysis
+      ? await analyses.manifest(input.analysis)
+      : await analyses.analyze(input.source ?? "");
+    const schema = credentialSchema(analysis.manifest);
+    const check = validateCredentials(schema, input.env);
+    if (!check.ok) throw new CredentialsInvalidError(check.errors);
+    const planned = manifestToUpstreamSpec(analysis.manifest, check.values);
+    const spec = planned.kind === "remote" ? planned : withArgs(planned, [...planned.args, ...input.args]);
+    const secret = new Set(
+      Object.entries(schema.properties)
+        .filter(([, p]) => p["x-catwalk-secret"])
+        .map(([n]) => n),
+    );
+    return {
+      spec,
+      runtime: spec.kind === "remote" ? "remote" : (input.runtime ?? this.app.config.runtime),
+      name: source ? defaultName(source) : analysis.manifest.name.value,
+      env: check.values,
+      schema,
+      analysisId: analysis.id,
+      secretNames: secret,
+    };
   }
 
   private async run(row: Row): Promise<void> {

@@ -5,9 +5,9 @@ import { type AnalysisEnv, startAnalysisEnv } from "../../../test/helpers/analys
 import { cli } from "../../../test/helpers/cli.ts";
 import { startTestServer, type TestServer } from "../../../test/helpers/server.ts";
 import { localNodeModules, stdioPoolFactory } from "../../../test/helpers/stdio-pool.ts";
+import { analysisServiceOf } from "../../analysis/instance.ts";
 import type { Manifest } from "../../analysis/manifest.ts";
 import { ServerJson } from "../../registry/server-json.ts";
-import { analysisServiceOf } from "./analyses.ts";
 
 let env: AnalysisEnv;
 let srv: TestServer;
@@ -142,6 +142,8 @@ describe("analyses API", () => {
   });
 
   test("verification without a wired runtime is refused at once with a clear error", async () => {
+    const service = analysisServiceOf(srv.app);
+    service.setPoolFactory(undefined);
     const { status, body } = await post({ source: "https://github.com/acme/weather-mcp", verify: true });
     expect(status).toBe(503);
     expect(body.error?.code).toBe("analysis.verifier_unavailable");

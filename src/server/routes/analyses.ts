@@ -2,9 +2,9 @@ import { Elysia } from "elysia";
 import { z } from "zod";
 import { CredentialIssueSchema, CredentialSchemaSchema } from "../../analysis/api-schemas.ts";
 import { credentialSchema, validateCredentials } from "../../analysis/credentials.ts";
+import { analysisServiceOf } from "../../analysis/instance.ts";
 import { Manifest, toServerJson } from "../../analysis/manifest.ts";
-import type { AnalysisSettings } from "../../analysis/pipeline.ts";
-import { type AnalysisEvent, AnalysisService } from "../../analysis/service.ts";
+import type { AnalysisEvent, AnalysisService } from "../../analysis/service.ts";
 import type { AnalysisRecord } from "../../analysis/store.ts";
 import type { App } from "../../app/app.ts";
 import { ServerJson } from "../../registry/server-json.ts";
@@ -15,39 +15,6 @@ import { ConflictError } from "../../util/error.ts";
  * 202 with a pending one; progress is `GET /api/analyses/:id/events` (SSE: `step` events, then
  * one `done`; a finished analysis replays its steps and ends at once).
  */
-const services = new WeakMap<App, AnalysisService>();
-
-export function analysisSettings(app: App): AnalysisSettings {
-  const c = app.config;
-  return {
-    githubApiUrl: c.github.apiUrl,
-    githubToken: c.github.token,
-    anthropic: { ...c.anthropic },
-    npmUrl: c.local.npmRegistryUrl,
-    pypiUrl: c.pypi.url,
-    httpTimeoutMs: c.analysis.httpTimeoutMs,
-  };
-}
-
-/** The app's analysis service (one per App); the lead wires verification with `setPoolFactory`. */
-export function analysisServiceOf(app: App): AnalysisService {
-  let s = services.get(app);
-  if (!s) {
-    const service = new AnalysisService({
-      db: app.store.db,
-      settings: analysisSettings(app),
-      log: app.log,
-      verifyTimeoutMs: app.config.analysis.verifyTimeoutMs,
-    });
-    service.store
-      .failInterrupted()
-      .catch((e: unknown) => app.log.warn("cannot mark interrupted analyses", { error: e }));
-    app.onClose(() => service.close());
-    services.set(app, service);
-    s = service;
-  }
-  return s;
-}
 
 const StepEventSchema = z.object({
   step: z.enum(["fetching", "reading", "asking_claude", "validating", "verifying"]),
