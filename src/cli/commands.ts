@@ -3,9 +3,15 @@ import { analyze } from "./analyze.ts";
 import { clients, connectCode } from "./clients.ts";
 import type { Command } from "./command.ts";
 import { config } from "./config-cmd.ts";
+import { connect } from "./connect.ts";
 import { deploy, ls, rm } from "./deployments.ts";
+import { env } from "./env.ts";
+import { backup, keys } from "./keys.ts";
+import { restart, show, start, stop, update } from "./lifecycle.ts";
+import { events, logs } from "./logs.ts";
 import { search } from "./search.ts";
 import { serve } from "./serve.ts";
+import { token } from "./token.ts";
 
 /**
  * The static command table. Commands are looked up here, never discovered from the filesystem,
@@ -15,13 +21,25 @@ export const COMMANDS: readonly Command[] = [
   serve,
   deploy,
   ls,
+  show,
+  start,
+  stop,
+  restart,
+  update,
   rm,
+  logs,
+  events,
+  env,
+  token,
+  connect,
   analyze,
   search,
-  admin,
-  config,
   clients,
   connectCode,
+  keys,
+  backup,
+  admin,
+  config,
 ];
 
 export function findCommand(name: string): Command | undefined {

@@ -1,4 +1,6 @@
+import { readSse } from "../client/sse.ts";
 import type { DeploymentInfo } from "../deployment/deployment.ts";
+import { CatwalkError } from "../util/error.ts";
 import { CLIENT_OPTIONS, type Command, type Context, JSON_OPTION } from "./command.ts";
 import { EXIT, UsageError } from "./exit.ts";
 import { ago, printJson, printTable } from "./output.ts";
@@ -40,6 +42,44 @@ function parseHeaders(values: string[]): Record<string, string> {
 }
 
 const SETTLED = new Set(["running", "failed", "stopped"]);
+
+interface AnalysisView {
+  id: string;
+  status: "pending" | "running" | "succeeded" | "failed";
+  error: { code: string; message: string; hint?: string } | null;
+  warnings: string[];
+}
+
+class AnalysisFailedError extends CatwalkError {
+  readonly code = "analysis.failed";
+  readonly status = 502;
+}
+
+/** Runs an analysis with its steps on stderr; returns the analysis id once it succeeded. */
+async function analyse(ctx: Context, source: string): Promise<string> {
+  const client = ctx.client();
+  const started = await client.post<AnalysisView>("/api/analyses", { source });
+  if (started.status === "pending" || started.status === "running") {
+    const res = await client.raw("GET", `/api/analyses/${started.id}/events`, {
+      headers: { accept: "text/event-stream" },
+    });
+    if (res.ok && res.body) {
+      await readSse(res.body, (e) => {
+        if (e.event !== "step" || ctx.bool("json")) return;
+        const step = JSON.parse(e.data) as { step: string; status: string; message: string };
+        ctx.io.err(`analysis: ${step.step} ${step.status}${step.message ? ` — ${step.message}` : ""}`);
+      });
+    }
+  }
+  const done = await client.get<AnalysisView>(`/api/analyses/${started.id}`);
+  if (!ctx.bool("json")) for (const w of done.warnings) ctx.io.err(`analysis warning: ${w}`);
+  if (done.status !== "succeeded") {
+    throw new AnalysisFailedError(`Analysis of ${source} failed: ${done.error?.message ?? done.status}.`, {
+      hint: done.error?.hint ?? `See \`catwalk analyze ${source}\` for details.`,
+    });
+  }
+  return done.id;
+}
 
 /** Polls until the deployment runs or fails; returns the last state seen. */
 async function waitSettled(ctx: Context, id: string, timeoutSec: number): Promise<DeploymentInfo> {
@@ -97,6 +137,10 @@ export const deploy: Command = {
       value: "RUNTIME",
       description: "local or fly (default: the server's configured runtime)",
     },
+    analyze: {
+      type: "boolean",
+      description: "Analyse an npm/PyPI source first (credentials checked against its schema)",
+    },
     "no-wait": { type: "boolean", description: "Return at once instead of waiting until it runs" },
     timeout: { type: "string", value: "SEC", description: "How long to wait for it to run (default 300)" },
     ...JSON_OPTION,
@@ -115,8 +159,11 @@ export const deploy: Command = {
     const timeout = Number(ctx.str("timeout") ?? "300");
     if (!Number.isFinite(timeout) || timeout <= 0)
       throw new UsageError("--timeout must be a positive number of seconds.");
+    const source = ctx.args.positionals[0] as string;
+    const analysed = /^https?:\/\/(www\.)?github\.com\//i.test(source) || ctx.bool("analyze");
+    const analysis = analysed ? await analyse(ctx, source) : undefined;
     const body = {
-      source: ctx.args.positionals[0],
+      ...(analysis ? { analysis } : { source }),
       name: ctx.str("name"),
       env: parseEnvFlags(ctx, ctx.list("env")),
       args: ctx.list("arg"),

@@ -104,7 +104,11 @@ export class Client {
   }
 
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-    const res = await this.raw(method, path, opts);
+    return this.parse<T>(await this.raw(method, path, opts));
+  }
+
+  /** The JSON body of a successful response; any other response becomes an `ApiError`. */
+  async parse<T>(res: Response): Promise<T> {
     if (res.status === 204) return undefined as T;
     const text = await res.text();
     let body: unknown;
