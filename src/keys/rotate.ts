@@ -107,3 +107,18 @@ export async function rotateKeys(app: App): Promise<RotationResult> {
   app.vault.use([fresh], "file");
   return { fingerprint: fingerprint(fresh), previous, reencrypted: count, source: "file" };
 }
+
+/**
+ * Completes a rotation that was interrupted (the key file still lists the old keys after the
+ * new one): re-encrypts what is left under the first key and drops the others. Run at start.
+ */
+export async function finishRotation(app: App): Promise<number | undefined> {
+  const vault = app.vault;
+  if (vault.source !== "file" || vault.keys.length < 2) return undefined;
+  const ring = [...vault.keys];
+  let count = await reencrypt(app, ring);
+  count += await reencrypt(app, ring);
+  writeKeyFile(app.config.dataDir, [ring[0] as string]);
+  vault.use([ring[0] as string], "file");
+  return count;
+}

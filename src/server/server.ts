@@ -5,6 +5,7 @@ import { Elysia } from "elysia";
 import { z } from "zod";
 import type { App } from "../app/app.ts";
 import { createServices, type Services } from "../app/services.ts";
+import { finishRotation } from "../keys/rotate.ts";
 import { newId } from "../util/ids.ts";
 import { VERSION } from "../version.ts";
 import { toErrorResponse } from "./errors.ts";
@@ -134,6 +135,9 @@ export async function startServer(app: App): Promise<Running> {
   const host = app.config.host.includes(":") ? `[${app.config.host}]` : app.config.host;
   const url = `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${bound}`;
   services.manager.baseUrl = url;
+  const finished = await finishRotation(app);
+  if (finished !== undefined)
+    app.log.warn("finished an interrupted master key rotation", { reencrypted: finished });
   await services.manager.boot();
   const file = join(app.config.dataDir, SERVER_FILE);
   const info: ServerFile = { url, pid: process.pid, version: VERSION };
