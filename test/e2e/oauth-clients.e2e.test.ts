@@ -1,14 +1,8 @@
 /**
  * Real MCP clients from npm completing OAuth against Catwalk's authorization server and then
- * calling a protected MCP endpoint: the MCP SDK's Streamable HTTP transport with an auth provider,
- * and `mcp-remote` (run by Node, consent scripted over HTTP, the browser's return to its callback
- * played by the test).
- *
- * Until the gateway serves `/mcp/<slug>`, a stand-in plays the reverse proxy Catwalk runs behind:
- * it is the public URL (`CATWALK_PUBLIC_URL`), forwards every path to Catwalk, and answers
- * `/mcp/alpha` itself exactly as the gateway must: 401 with `oauthFor(app).challenge()`, else
- * `verifyAccessToken()` and a small MCP server. With the gateway, drop the stand-in and point the
- * clients at the deployment.
+ * calling a deployment through the real gateway: the MCP SDK's Streamable HTTP transport with an
+ * auth provider, and `mcp-remote` (run by Node, consent scripted over HTTP, the browser's return to
+ * its callback played by the test).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, symlinkSync } from "node:fs";
@@ -17,81 +11,28 @@ import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import type { OAuthClientInformationMixed, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
-import { bearer } from "../../src/util/secret.ts";
-import { completeConsent, type OAuthTestServer, startOAuthTestServer } from "../helpers/oauth.ts";
-import { tempDir } from "../helpers/server.ts";
+import { type Deployed, deploy, initializeBody, rawPost } from "../helpers/mcp.ts";
+import { completeConsent } from "../helpers/oauth.ts";
+import { startTestServer, type TestServer, tempDir } from "../helpers/server.ts";
+import { fixtureSpec } from "../helpers/upstream.ts";
 
-const ALPHA = { id: "dep_01ALPHA0000000000000000000", slug: "alpha", name: "Alpha" };
 const ROOT = join(import.meta.dir, "..", "..");
 
-let srv: OAuthTestServer;
-let proxy: ReturnType<typeof Bun.serve>;
-let publicUrl: string;
+let srv: TestServer;
+let alpha: Deployed;
+let beta: Deployed;
 let endpoint: string;
-const seen: { clientId: string; status: number }[] = [];
-
-async function mcp(request: Request, clientId: string): Promise<Response> {
-  const server = new McpServer({ name: "stand-in", version: "1.0.0" });
-  server.tool("whoami", "The OAuth client calling", async () => ({
-    content: [{ type: "text", text: clientId }],
-  }));
-  const transport = new WebStandardStreamableHTTPServerTransport({
-    sessionIdGenerator: undefined,
-    enableJsonResponse: true,
-  });
-  await server.connect(transport);
-  return transport.handleRequest(request);
-}
-
-/** What the gateway does on /mcp/<slug> with OAuth: challenge, verify, serve. */
-async function gateway(request: Request): Promise<Response> {
-  const token = bearer(request.headers.get("authorization"));
-  if (!token)
-    return new Response(null, { status: 401, headers: { "www-authenticate": srv.oauth.challenge("alpha") } });
-  const result = await srv.oauth.verifyAccessToken(token, { resource: endpoint, deploymentId: ALPHA.id });
-  if (!result.ok) {
-    seen.push({ clientId: "-", status: 401 });
-    const challenge = srv.oauth.challenge("alpha", {
-      error: "invalid_token",
-      description: `token ${result.reason}`,
-    });
-    return new Response(null, { status: 401, headers: { "www-authenticate": challenge } });
-  }
-  seen.push({ clientId: result.clientId, status: 200 });
-  return mcp(request, result.clientId);
-}
 
 beforeAll(async () => {
-  let upstream = "";
-  proxy = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    async fetch(request) {
-      const url = new URL(request.url);
-      if (url.pathname === "/mcp/alpha") return gateway(request);
-      const headers = new Headers(request.headers);
-      headers.delete("host");
-      const res = await fetch(upstream + url.pathname + url.search, {
-        method: request.method,
-        headers,
-        body: request.method === "GET" || request.method === "HEAD" ? null : await request.arrayBuffer(),
-        redirect: "manual",
-      });
-      return new Response(res.body, { status: res.status, headers: res.headers });
-    },
-  });
-  publicUrl = `http://127.0.0.1:${proxy.port}`;
-  endpoint = `${publicUrl}/mcp/alpha`;
-  srv = await startOAuthTestServer([ALPHA], { env: { CATWALK_PUBLIC_URL: publicUrl } });
-  upstream = srv.url;
-});
-afterAll(async () => {
-  await srv.close();
-  proxy.stop(true);
-});
+  srv = await startTestServer({ env: { CATWALK_LOCAL_ALLOW_COMMANDS: "true" } });
+  const spec = fixtureSpec("echo-server.ts");
+  if (spec.kind !== "command") throw new Error("fixture");
+  alpha = await deploy(srv, { command: [spec.command, ...spec.args], name: "alpha" });
+  beta = await deploy(srv, { command: [spec.command, ...spec.args], name: "beta" });
+  endpoint = alpha.url;
+}, 60_000);
+afterAll(() => srv.close());
 
 class Provider implements OAuthClientProvider {
   info: OAuthClientInformationMixed | undefined;
@@ -123,6 +64,31 @@ class Provider implements OAuthClientProvider {
   codeVerifier = () => this.verifier;
 }
 
+describe("the gateway as an OAuth protected resource", () => {
+  test("a request without a token gets 401 with resource_metadata, served in both well-known forms", async () => {
+    const res = await rawPost(alpha.url, initializeBody());
+    expect(res.status).toBe(401);
+    const challenge = res.headers.get("www-authenticate") ?? "";
+    const url = /resource_metadata="([^"]+)"/.exec(challenge)?.[1] as string;
+    expect(url).toBe(`${srv.url}/.well-known/oauth-protected-resource/mcp/alpha`);
+    const inserted = (await (await fetch(url)).json()) as {
+      resource: string;
+      authorization_servers: string[];
+    };
+    expect(inserted.resource).toBe(alpha.url);
+    expect(inserted.authorization_servers).toEqual([srv.url]);
+    const appended = (await (await fetch(`${alpha.url}/.well-known/oauth-protected-resource`)).json()) as {
+      resource: string;
+    };
+    expect(appended.resource).toBe(alpha.url);
+  });
+
+  test("static access tokens keep working beside OAuth", async () => {
+    const res = await rawPost(alpha.url, initializeBody(), { authorization: `Bearer ${alpha.token}` });
+    expect(res.status).toBe(200);
+  });
+});
+
 describe("real MCP clients connect through OAuth", () => {
   test("the MCP SDK transport: 401, discovery, registration, consent, token, then tools", async () => {
     const provider = new Provider();
@@ -131,7 +97,7 @@ describe("real MCP clients connect through OAuth", () => {
       first.connect(new StreamableHTTPClientTransport(new URL(endpoint), { authProvider: provider })),
     ).rejects.toBeInstanceOf(UnauthorizedError);
     const authorizationUrl = provider.authorizationUrl as URL;
-    expect(authorizationUrl.origin).toBe(publicUrl);
+    expect(authorizationUrl.origin).toBe(srv.url);
     const callback = await completeConsent(authorizationUrl, { credential: srv.token });
     const transport = new StreamableHTTPClientTransport(new URL(endpoint), { authProvider: provider });
     await transport.finishAuth(callback.searchParams.get("code") as string);
@@ -139,17 +105,27 @@ describe("real MCP clients connect through OAuth", () => {
     const client = new Client({ name: "sdk-e2e", version: "1.0.0" });
     await client.connect(new StreamableHTTPClientTransport(new URL(endpoint), { authProvider: provider }));
     const tools = await client.listTools();
-    expect(tools.tools.map((t) => t.name)).toEqual(["whoami"]);
-    const result = await client.callTool({ name: "whoami", arguments: {} });
-    expect((result.content as { text: string }[])[0]?.text).toBe(provider.info?.client_id);
+    expect(tools.tools.map((t) => t.name)).toContain("echo");
+    const result = await client.callTool({ name: "echo", arguments: { text: "signed in" } });
+    expect((result.content as { text: string }[])[0]?.text).toBe("signed in");
     await client.close();
+
+    // The same token is bound to alpha: beta refuses it with the spec's challenge.
+    const onBeta = await rawPost(beta.url, initializeBody(), {
+      authorization: `Bearer ${provider.saved?.access_token}`,
+    });
+    expect(onBeta.status).toBe(401);
+    expect(onBeta.headers.get("www-authenticate")).toContain('error="invalid_token"');
+    expect(onBeta.headers.get("www-authenticate")).toContain(
+      "/.well-known/oauth-protected-resource/mcp/beta",
+    );
 
     // An access token refused by the resource makes the SDK refresh and carry on.
     const saved = provider.saved as OAuthTokens;
     provider.saved = { ...saved, access_token: `${saved.access_token.slice(0, -4)}AAAA` };
     const again = new Client({ name: "sdk-e2e", version: "1.0.0" });
     await again.connect(new StreamableHTTPClientTransport(new URL(endpoint), { authProvider: provider }));
-    expect((await again.listTools()).tools).toHaveLength(1);
+    expect((await again.listTools()).tools.length).toBeGreaterThan(3);
     expect(provider.saved?.refresh_token).not.toBe(saved.refresh_token);
     await again.close();
   });
@@ -182,7 +158,7 @@ describe("real MCP clients connect through OAuth", () => {
     const stderr = lines(child.stderr);
     const stdout = lines(child.stdout);
     try {
-      const authorizationUrl = await stderr.find((l) => l.startsWith(`${publicUrl}/authorize?`), 30_000);
+      const authorizationUrl = await stderr.find((l) => l.startsWith(`${srv.url}/authorize?`), 30_000);
       const callback = await completeConsent(authorizationUrl, { credential: srv.token });
       expect(callback.host).toMatch(new RegExp(`:${callbackPort}$`));
       const back = await fetch(callback);
@@ -205,16 +181,20 @@ describe("real MCP clients connect through OAuth", () => {
       const init = JSON.parse(await stdout.find((l) => l.includes('"id":1'), 30_000)) as { result?: unknown };
       expect(init.result).toBeDefined();
       send({ jsonrpc: "2.0", method: "notifications/initialized" });
-      send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "whoami", arguments: {} } });
+      send({
+        jsonrpc: "2.0",
+        id: 2,
+        method: "tools/call",
+        params: { name: "echo", arguments: { text: "via mcp-remote" } },
+      });
       const call = JSON.parse(await stdout.find((l) => l.includes('"id":2'), 30_000)) as {
         result: { content: { text: string }[] };
       };
-      const clientId = call.result.content[0]?.text as string;
-      expect(clientId).toStartWith("cli_");
+      expect(call.result.content[0]?.text).toBe("via mcp-remote");
       const { clients } = (await (await srv.api("/api/deployments/alpha/oauth-clients")).json()) as {
-        clients: { clientId: string }[];
+        clients: { clientId: string; clientName: string | null }[];
       };
-      expect(clients.map((c) => c.clientId)).toContain(clientId);
+      expect(clients.some((c) => c.clientId.startsWith("cli_"))).toBe(true);
     } finally {
       child.kill("SIGTERM");
       await Promise.race([child.exited, Bun.sleep(5000)]);
