@@ -141,9 +141,8 @@ export async function resolveSource(
     subdir: "",
     commit: check.version,
   };
-  const declared = githubRepoOf(check.declaredRepository);
-  if (!declared) {
-    warnings.push(`The package declares no GitHub repository; the analysis uses registry metadata only.`);
+  const registryOnly = (why: string): Resolved => {
+    warnings.push(`${why}; the analysis uses registry metadata only.`);
     return {
       source,
       sourceText,
@@ -155,8 +154,18 @@ export async function resolveSource(
       key,
       warnings,
     };
+  };
+  const declared = githubRepoOf(check.declaredRepository);
+  if (!declared) return registryOnly("The package declares no GitHub repository");
+  // For a package, the repository is supporting evidence: when GitHub cannot be read (offline,
+  // rate-limited, private, gone), the registry's own metadata still describes the package.
+  let repo: RepoInfo;
+  try {
+    repo = await gh.repo(declared.owner, declared.repo);
+  } catch (e) {
+    if (!(e instanceof CatwalkError)) throw e;
+    return registryOnly(`GitHub could not be read for ${declared.owner}/${declared.repo} (${e.message})`);
   }
-  const repo = await gh.repo(declared.owner, declared.repo);
   let commit = check.gitHead ? await gh.commit(repo.owner, repo.repo, check.gitHead) : undefined;
   let ref = check.gitHead;
   if (!commit) {

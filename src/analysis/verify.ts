@@ -199,6 +199,8 @@ export async function verifyManifest(m: Manifest, opts: VerifyOptions): Promise<
       maxChildren: 1,
       warm: false,
     });
+    // The contract: a pool installs and warms up only once started; acquire waits for that.
+    pool.start();
     upstream = await within(pool.acquire(), deadline, "starting the server");
     phase = "list";
     const rpc = new Rpc(upstream.channel);
