@@ -152,3 +152,10 @@ export function helpText(cmd: Command): string {
   }
   return lines.join("\n");
 }
+
+/** `--session-mode`, checked: undefined when not given. */
+export function sessionModeFlag(ctx: Context): "isolated" | "shared" | undefined {
+  const mode = ctx.str("session-mode");
+  if (mode === undefined || mode === "isolated" || mode === "shared") return mode;
+  throw new UsageError(`--session-mode must be isolated or shared, not ${JSON.stringify(mode)}.`);
+}

@@ -1,7 +1,7 @@
 import { readSse } from "../client/sse.ts";
 import type { DeploymentInfo } from "../deployment/deployment.ts";
 import { CatwalkError } from "../util/error.ts";
-import { CLIENT_OPTIONS, type Command, type Context, JSON_OPTION } from "./command.ts";
+import { CLIENT_OPTIONS, type Command, type Context, JSON_OPTION, sessionModeFlag } from "./command.ts";
 import { EXIT, UsageError } from "./exit.ts";
 import { ago, printJson, printTable } from "./output.ts";
 
@@ -148,10 +148,7 @@ export const deploy: Command = {
   },
   positionals: [1, 1],
   async run(ctx) {
-    const mode = ctx.str("session-mode");
-    if (mode !== undefined && mode !== "isolated" && mode !== "shared") {
-      throw new UsageError(`--session-mode must be isolated or shared, not ${JSON.stringify(mode)}.`);
-    }
+    const mode = sessionModeFlag(ctx);
     const runtime = ctx.str("runtime");
     if (runtime !== undefined && runtime !== "local" && runtime !== "fly") {
       throw new UsageError(`--runtime must be local or fly, not ${JSON.stringify(runtime)}.`);

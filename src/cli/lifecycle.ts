@@ -1,6 +1,6 @@
 import type { DeploymentInfo } from "../deployment/deployment.ts";
 import type { DeploymentStats } from "../stats/stats.ts";
-import { CLIENT_OPTIONS, type Command, type Context, JSON_OPTION } from "./command.ts";
+import { CLIENT_OPTIONS, type Command, type Context, JSON_OPTION, sessionModeFlag } from "./command.ts";
 import { EXIT, UsageError } from "./exit.ts";
 import { ago, printJson } from "./output.ts";
 
@@ -97,10 +97,7 @@ export const update: Command = {
   },
   positionals: [1, 1],
   async run(ctx) {
-    const mode = ctx.str("session-mode");
-    if (mode !== undefined && mode !== "isolated" && mode !== "shared") {
-      throw new UsageError(`--session-mode must be isolated or shared, not ${JSON.stringify(mode)}.`);
-    }
+    const mode = sessionModeFlag(ctx);
     const args = ctx.bool("no-args") ? [] : ctx.list("arg").length ? ctx.list("arg") : undefined;
     const body = { version: ctx.str("version"), args, sessionMode: mode };
     if (body.version === undefined && args === undefined && mode === undefined) {

@@ -1,5 +1,6 @@
 import { and, desc, eq, gt, inArray, lt, type SQL } from "drizzle-orm";
 import type { Logger } from "../log/log.ts";
+import { BatchWriter, inChunks } from "../store/batch.ts";
 import type { Db } from "../store/db.ts";
 import type { Bus, CatwalkEvent } from "./bus.ts";
 import { EventTable } from "./events.sql.ts";
@@ -17,12 +18,9 @@ export interface RecorderOptions {
  * locked) drops the batch with one warning; serving never waits on it.
  */
 export class EventRecorder {
-  private queue: CatwalkEvent[] = [];
-  private readonly timer: ReturnType<typeof setInterval>;
+  private readonly writer: BatchWriter<CatwalkEvent>;
   private readonly pruner: ReturnType<typeof setInterval>;
   private readonly unsubscribe: () => void;
-  private dropped = 0;
-  private flushing: Promise<void> | undefined;
 
   constructor(
     private readonly db: Db,
@@ -30,37 +28,22 @@ export class EventRecorder {
     private readonly log: Logger,
     private readonly opts: RecorderOptions = {},
   ) {
-    this.unsubscribe = bus.subscribe((e) => {
-      this.queue.push(e);
-      if (this.queue.length > 50_000) {
-        this.queue.shift();
-        this.dropped++;
-      }
+    this.writer = new BatchWriter({
+      write: (batch) =>
+        inChunks(batch, 500, (rows) =>
+          db.insert(EventTable).values(rows.map((e) => ({ ...e, time: new Date(e.time) }))),
+        ),
+      onFailure: (count, error) => log.warn("events not recorded", { count, error }),
+      flushMs: opts.flushMs ?? 250,
+      maxQueue: 50_000,
     });
-    this.timer = setInterval(() => void this.flush(), opts.flushMs ?? 250);
+    this.unsubscribe = bus.subscribe((e) => this.writer.push(e));
     this.pruner = setInterval(() => void this.prune(), 60_000);
-    this.timer.unref?.();
     this.pruner.unref?.();
   }
 
-  async flush(): Promise<void> {
-    if (this.flushing) return this.flushing;
-    if (this.queue.length === 0) return;
-    const batch = this.queue.splice(0);
-    this.flushing = (async () => {
-      try {
-        for (let i = 0; i < batch.length; i += 500) {
-          const rows = batch.slice(i, i + 500).map((e) => ({ ...e, time: new Date(e.time) }));
-          await this.db.insert(EventTable).values(rows);
-        }
-      } catch (e) {
-        this.dropped += batch.length;
-        this.log.warn("events not recorded", { count: batch.length, error: e });
-      } finally {
-        this.flushing = undefined;
-      }
-    })();
-    return this.flushing;
+  flush(): Promise<void> {
+    return this.writer.flush();
   }
 
   async prune(): Promise<void> {
@@ -86,14 +69,13 @@ export class EventRecorder {
   }
 
   get droppedCount(): number {
-    return this.dropped;
+    return this.writer.dropped;
   }
 
   async close(): Promise<void> {
     this.unsubscribe();
-    clearInterval(this.timer);
     clearInterval(this.pruner);
-    await this.flush();
+    await this.writer.close();
   }
 }
 

@@ -1,6 +1,7 @@
-import { and, asc, count, desc, eq, gt, gte, lt } from "drizzle-orm";
+import { and, count, desc, eq, gte, lt } from "drizzle-orm";
 import type { Logger } from "../log/log.ts";
 import { Redactor } from "../log/redact.ts";
+import { BatchWriter, inChunks } from "../store/batch.ts";
 import type { Db } from "../store/db.ts";
 import { LogLineTable } from "./logs.sql.ts";
 
@@ -27,15 +28,14 @@ export interface LogStoreOptions {
  * batches, and pruned to a bound per deployment. If the disk is full or the database is locked,
  * lines are dropped with a counter and serving carries on.
  */
+type Row = typeof LogLineTable.$inferInsert;
+
 export class LogStore {
-  private queue: { deploymentId: string; time: Date; stream: "stderr" | "lifecycle"; line: string }[] = [];
+  private readonly writer: BatchWriter<Row>;
   private readonly secrets = new Map<string, Redactor>();
   private readonly listeners = new Set<LogListener>();
-  private readonly timer: ReturnType<typeof setInterval>;
   private readonly pruner: ReturnType<typeof setInterval>;
-  private flushing: Promise<void> | undefined;
   private seq = 0;
-  dropped = 0;
 
   constructor(
     private readonly db: Db,
@@ -43,10 +43,18 @@ export class LogStore {
     private readonly log: Logger,
     private readonly opts: LogStoreOptions = {},
   ) {
-    this.timer = setInterval(() => void this.flush(), opts.flushMs ?? 200);
+    this.writer = new BatchWriter({
+      write: (batch) => inChunks(batch, 500, (rows) => db.insert(LogLineTable).values(rows)),
+      onFailure: (count, error) => log.warn("deployment log lines not stored", { count, error }),
+      flushMs: opts.flushMs ?? 200,
+      maxQueue: 20_000,
+    });
     this.pruner = setInterval(() => void this.prune(), 60_000);
-    this.timer.unref?.();
     this.pruner.unref?.();
+  }
+
+  get dropped(): number {
+    return this.writer.dropped;
   }
 
   /** The values to redact from one deployment's lines (its credentials). */
@@ -66,11 +74,7 @@ export class LogStore {
     if (line.length > MAX_LINE)
       line = `${line.slice(0, MAX_LINE)}… [${line.length - MAX_LINE} more characters]`;
     const time = new Date();
-    this.queue.push({ deploymentId, time, stream, line });
-    if (this.queue.length > 20_000) {
-      this.queue.shift();
-      this.dropped++;
-    }
+    this.writer.push({ deploymentId, time, stream, line });
     const entry: LogLine = { id: ++this.seq, time: time.toISOString(), stream, line };
     for (const fn of this.listeners) fn(deploymentId, entry);
   }
@@ -80,22 +84,8 @@ export class LogStore {
     return () => this.listeners.delete(fn);
   }
 
-  async flush(): Promise<void> {
-    if (this.flushing) return this.flushing;
-    if (this.queue.length === 0) return;
-    const batch = this.queue.splice(0);
-    this.flushing = (async () => {
-      try {
-        for (let i = 0; i < batch.length; i += 500)
-          await this.db.insert(LogLineTable).values(batch.slice(i, i + 500));
-      } catch (e) {
-        this.dropped += batch.length;
-        this.log.warn("deployment log lines not stored", { count: batch.length, error: e });
-      } finally {
-        this.flushing = undefined;
-      }
-    })();
-    return this.flushing;
+  flush(): Promise<void> {
+    return this.writer.flush();
   }
 
   async prune(): Promise<void> {
@@ -151,21 +141,8 @@ export class LogStore {
       .map((r) => ({ id: r.id, time: r.time.toISOString(), stream: r.stream, line: r.line }));
   }
 
-  /** Lines after a given id, oldest first (for paging). */
-  async after(deploymentId: string, id: number, limit: number): Promise<LogLine[]> {
-    const rows = await this.db
-      .select()
-      .from(LogLineTable)
-      .where(and(eq(LogLineTable.deploymentId, deploymentId), gt(LogLineTable.id, id)))
-      .orderBy(asc(LogLineTable.id))
-      .limit(limit)
-      .all();
-    return rows.map((r) => ({ id: r.id, time: r.time.toISOString(), stream: r.stream, line: r.line }));
-  }
-
   async close(): Promise<void> {
-    clearInterval(this.timer);
     clearInterval(this.pruner);
-    await this.flush();
+    await this.writer.close();
   }
 }

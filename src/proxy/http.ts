@@ -1,4 +1,5 @@
 import { failure, type JsonRpcId } from "../mcp/jsonrpc.ts";
+import { readCapped } from "../util/body.ts";
 
 /**
  * HTTP-level answers of the gateway. Every error carries a JSON-RPC error body (id null unless the
@@ -23,32 +24,11 @@ export function jsonResponse(body: unknown, headers: Record<string, string> = {}
   });
 }
 
-export class BodyTooLargeError extends Error {
-  constructor(readonly limit: number) {
-    super(`request body exceeds ${limit} bytes`);
-  }
-}
+export { TooLargeError as BodyTooLargeError } from "../util/body.ts";
 
 /** Reads the body as text, refusing more than `limit` bytes without buffering past it. */
-export async function readBody(request: Request, limit: number): Promise<string> {
-  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
-  if (Number.isFinite(declared) && declared > limit) throw new BodyTooLargeError(limit);
-  if (!request.body) return "";
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      throw new BodyTooLargeError(limit);
-    }
-    chunks.push(value);
-  }
-  if (chunks.length === 1) return new TextDecoder().decode(chunks[0]);
-  return new TextDecoder().decode(Buffer.concat(chunks));
+export function readBody(request: Request, limit: number): Promise<string> {
+  return readCapped(request.body, limit, request.headers.get("content-length"));
 }
 
 /** Whether an Accept header allows a media type (wildcards included, parameters ignored). */

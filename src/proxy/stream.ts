@@ -46,8 +46,10 @@ export class SseConnection {
     return this.closedFlag;
   }
 
-  event(id: string | undefined, data: string): void {
-    this.raw(id === undefined ? `data: ${data}\n\n` : `id: ${id}\ndata: ${data}\n\n`);
+  /** One event; `name` sets the SSE event type (default `message`). */
+  event(id: string | undefined, data: string, name?: string): void {
+    const head = `${name ? `event: ${name}\n` : ""}${id === undefined ? "" : `id: ${id}\n`}`;
+    this.raw(`${head}data: ${data}\n\n`);
   }
 
   /** The priming event of 2025-11-25: an id with empty data, so a client can resume from the start. */
@@ -155,13 +157,6 @@ export class LogicalStream {
       this.conn = undefined;
     }
     this.onIdle?.();
-  }
-
-  /** Whether `seq` is still in the buffer (a resumption can be served without a gap). */
-  has(seq: number): boolean {
-    return (
-      seq >= this.seq || this.buffer.some((e) => e.seq === seq + 1) || (this.buffer[0]?.seq ?? 1) <= seq + 1
-    );
   }
 }
 

@@ -1,3 +1,4 @@
+import { readCapped, TooLargeError } from "../util/body.ts";
 import { CatwalkError } from "../util/error.ts";
 
 /**
@@ -72,24 +73,13 @@ export interface GetResult {
 
 const USER_AGENT = "catwalk (+https://github.com/catwalk)";
 
-async function readCapped(res: Response, max: number, service: Service, url: string): Promise<string> {
-  const declared = Number(res.headers.get("content-length") ?? "0");
-  if (declared > max) throw tooLarge(service, url, max);
-  if (!res.body) return "";
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(service, url, max);
-    }
-    chunks.push(value);
+async function readLimited(res: Response, max: number, service: Service, url: string): Promise<string> {
+  try {
+    return await readCapped(res.body, max, res.headers.get("content-length"));
+  } catch (e) {
+    if (e instanceof TooLargeError) throw tooLarge(service, url, max);
+    throw e;
   }
-  return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
 function tooLarge(service: Service, url: string, max: number): ServiceResponseError {
@@ -121,7 +111,7 @@ export async function httpGet(url: string, opts: GetOptions): Promise<GetResult>
       signal,
       redirect: "follow",
     });
-    const text = await readCapped(res, opts.maxBytes, opts.service, url);
+    const text = await readLimited(res, opts.maxBytes, opts.service, url);
     return { status: res.status, headers: res.headers, text };
   } catch (e) {
     if (e instanceof CatwalkError) throw e;

@@ -9,6 +9,7 @@ import type { AnalysisRecord } from "../../analysis/store.ts";
 import type { App } from "../../app/app.ts";
 import { ServerJson } from "../../registry/server-json.ts";
 import { ConflictError } from "../../util/error.ts";
+import { followSse } from "../sse.ts";
 
 /**
  * Analyses API. `POST /api/analyses` answers 200 with a cached analysis of the same commit, or
@@ -61,41 +62,27 @@ function view(r: AnalysisRecord, cached = false): z.infer<typeof AnalysisView> {
   return { ...r, cached };
 }
 
-function sse(service: AnalysisService, rec: AnalysisRecord): Response {
-  const enc = new TextEncoder();
-  let unsubscribe: (() => void) | undefined;
-  let keepAlive: ReturnType<typeof setInterval> | undefined;
-  const stream = new ReadableStream<Uint8Array>({
-    start(controller) {
-      const send = (event: string, data: unknown) =>
-        controller.enqueue(enc.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
-      const end = (status: string) => {
-        send("done", { id: rec.id, status });
-        unsubscribe?.();
-        if (keepAlive) clearInterval(keepAlive);
-        controller.close();
+/** Progress as SSE: the steps so far, then live `step` events, then `done` (and the stream ends). */
+function sse(request: Request, service: AnalysisService, rec: AnalysisRecord): Response {
+  return followSse(
+    request,
+    rec.steps.map((s) => ({ event: "step", data: s })),
+    (send, end) => {
+      const finish = (status: string) => {
+        send({ event: "done", data: { id: rec.id, status } });
+        end();
       };
-      for (const s of rec.steps) send("step", s);
-      unsubscribe = service.subscribe(rec.id, (e: AnalysisEvent) =>
-        e.type === "step" ? send("step", e.step) : end(e.status),
+      const unsubscribe = service.subscribe(rec.id, (e: AnalysisEvent) =>
+        e.type === "step" ? send({ event: "step", data: e.step }) : finish(e.status),
       );
-      if (!unsubscribe) {
-        service.get(rec.id).then(
-          (r) => end(r.status),
-          () => end("failed"),
-        );
-        return;
-      }
-      keepAlive = setInterval(() => controller.enqueue(enc.encode(": keep-alive\n\n")), 15_000);
+      if (unsubscribe) return unsubscribe;
+      service.get(rec.id).then(
+        (r) => finish(r.status),
+        () => finish("failed"),
+      );
+      return () => {};
     },
-    cancel() {
-      unsubscribe?.();
-      if (keepAlive) clearInterval(keepAlive);
-    },
-  });
-  return new Response(stream, {
-    headers: { "content-type": "text/event-stream", "cache-control": "no-store", "x-accel-buffering": "no" },
-  });
+  );
 }
 
 export function analysisRoutes(app: App) {
@@ -135,7 +122,7 @@ export function analysisRoutes(app: App) {
       response: { 200: AnalysisView },
       detail: { operationId: "analyses.get", summary: "One analysis with its manifest", tags: ["analyses"] },
     })
-    .get("/:id/events", async ({ params }) => sse(service, await service.get(params.id)), {
+    .get("/:id/events", async ({ params, request }) => sse(request, service, await service.get(params.id)), {
       params: IdParams,
       detail: {
         operationId: "analyses.events",

@@ -11,9 +11,9 @@ import {
   UpdateInput,
 } from "../../deployment/deployment.ts";
 import type { LogLine } from "../../logs/logs.ts";
-import { SseConnection } from "../../proxy/stream.ts";
 import { DeploymentStats } from "../../stats/stats.ts";
 import { InvalidInputError } from "../../util/error.ts";
+import { followSse } from "../sse.ts";
 
 const Created = DeploymentInfo.extend({
   token: z.string().describe("access token for the endpoint; shown only now"),
@@ -58,18 +58,11 @@ function followLogs(
   backlog: LogLine[],
   request: Request,
 ): Response {
-  let unsubscribe = () => {};
-  const conn = new SseConnection({
-    keepAliveMs: 15_000,
-    headers: {},
-    signal: request.signal,
-    onClose: () => unsubscribe(),
-  });
-  for (const line of backlog) conn.event(undefined, JSON.stringify(line));
-  unsubscribe = services.logs.subscribe((id, line) => {
-    if (id === deploymentId) conn.event(undefined, JSON.stringify(line));
-  });
-  return conn.response;
+  return followSse(
+    request,
+    backlog.map((data) => ({ data })),
+    (send) => services.logs.subscribe((id, line) => id === deploymentId && send({ data: line })),
+  );
 }
 
 /** Deployments and everything hanging off them. Handlers only validate and call the manager. */

@@ -2,7 +2,7 @@ import { Elysia } from "elysia";
 import { z } from "zod";
 import type { Services } from "../../app/services.ts";
 import { queryEvents } from "../../events/recorder.ts";
-import { SseConnection } from "../../proxy/stream.ts";
+import { followSse } from "../sse.ts";
 
 const Event = z.object({
   id: z.string(),
@@ -41,20 +41,16 @@ export function eventRoutes(services: Services) {
         limit: query.limit,
       });
       if (!follow) return { events: history };
-      let unsubscribe = () => {};
-      const conn = new SseConnection({
-        keepAliveMs: 15_000,
-        headers: {},
-        signal: request.signal,
-        onClose: () => unsubscribe(),
-      });
-      for (const e of history) conn.event(e.id, JSON.stringify(e));
-      unsubscribe = services.bus.subscribe((e) => {
-        if (query.deployment && e.deploymentId !== query.deployment) return;
-        if (types?.length && !types.includes(e.type)) return;
-        conn.event(e.id, JSON.stringify(e));
-      });
-      return conn.response;
+      return followSse(
+        request,
+        history.map((e) => ({ id: e.id, data: e })),
+        (send) =>
+          services.bus.subscribe((e) => {
+            if (query.deployment && e.deploymentId !== query.deployment) return;
+            if (types?.length && !types.includes(e.type)) return;
+            send({ id: e.id, data: e });
+          }),
+      );
     },
     {
       query: Query,
