@@ -1,5 +1,7 @@
 import { and, asc, eq, isNull } from "drizzle-orm";
 import { z } from "zod";
+import { isReservedEnv } from "../analysis/credentials.ts";
+import { ENV_NAME } from "../registry/names.ts";
 import type { Db } from "../store/db.ts";
 import { ConflictError, InvalidInputError, NotFoundError } from "../util/error.ts";
 import { isId, newId } from "../util/ids.ts";
@@ -21,10 +23,6 @@ export class DeploymentNotFoundError extends NotFoundError {
 
 /** Slugs appear in URLs and process titles: lowercase letters, digits and single dashes. */
 export const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-/** Variables a deployment may not set: they would change how the child or its runtime behaves. */
-const RESERVED_ENV =
-  /^(PATH|HOME|TMPDIR|LANG|SHELL|USER|NODE_OPTIONS|NODE_PATH|LD_.*|DYLD_.*|BUN_.*|NPM_CONFIG_.*|npm_config_.*|UV_.*|PYTHON(PATH|HOME|STARTUP)|CATWALK_.*)$/;
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/;
 const FORBIDDEN_HEADERS = new Set([
   "host",
@@ -41,7 +39,7 @@ export const EnvName = z
   .string()
   .regex(ENV_NAME, "must be a shell-style variable name (letters, digits, underscore)")
   .refine(
-    (n) => !RESERVED_ENV.test(n),
+    (n) => !isReservedEnv(n),
     "is reserved (PATH, HOME, NODE_OPTIONS, LD_*, BUN_*, npm_config_*, CATWALK_* …)",
   );
 

@@ -1,3 +1,4 @@
+import { isNpmName } from "../../registry/names.ts";
 import { CatwalkError, InvalidInputError } from "../../util/error.ts";
 
 /**
@@ -26,7 +27,6 @@ export class RegistryUnavailableError extends CatwalkError {
  * `a-z 0-9 - . _`, not starting with `.`, `_` or `-`, at most 214 characters. No spaces, no shell
  * metacharacters, no path separators besides the one after the scope.
  */
-const NPM_NAME = /^(?:@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*$/;
 export const EXACT_SEMVER =
   /^(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$/;
 const TAG = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
@@ -35,7 +35,7 @@ const COMPARATOR = new RegExp(`^(?:[<>]=?|=|~>?|\\^)?${PARTIAL}$`);
 const HYPHEN = new RegExp(`^${PARTIAL}\\s+-\\s+${PARTIAL}$`);
 
 export function isValidNpmName(name: string): boolean {
-  return name.length <= 214 && NPM_NAME.test(name);
+  return isNpmName(name);
 }
 
 export function validateNpmName(name: string): string {

@@ -1,14 +1,14 @@
+import { isPypiName, normalizePypiName } from "../../registry/names.ts";
 import { InvalidInputError } from "../../util/error.ts";
 import { PackageNotFoundError, RegistryUnavailableError, VersionNotFoundError } from "./npm.ts";
 
 /** PyPI names (PEP 508) and resolution of `name[==version]` through the PyPI JSON API. */
 
-const PEP508_NAME = /^(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$/;
 /** Characters of a PEP 440 version; the registry decides whether it exists. */
 const PYPI_VERSION = /^[A-Za-z0-9][A-Za-z0-9.+!_-]{0,63}$/;
 
 export function isValidPypiName(name: string): boolean {
-  return name.length <= 214 && PEP508_NAME.test(name);
+  return isPypiName(name);
 }
 
 export function validatePypiName(name: string): string {
@@ -19,9 +19,7 @@ export function validatePypiName(name: string): string {
 }
 
 /** PEP 503 normalized form: the name the index and the cache use. */
-export function normalizePypiName(name: string): string {
-  return name.toLowerCase().replace(/[-_.]+/g, "-");
-}
+export { normalizePypiName };
 
 /** Splits `name[==version]`; other specifiers (`>=`, `~=`) are refused: a deployment runs one version. */
 export function parsePypiSpecifier(text: string): { name: string; wanted: string | undefined } {
