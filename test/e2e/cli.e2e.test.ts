@@ -199,6 +199,14 @@ describe("deployment commands", () => {
     const types = (JSON.parse(events.out) as { type: string }[]).map((e) => e.type);
     expect(types).toContain("deployment.created");
     expect(types).toContain("deployment.state");
+    const filtered = await cli(
+      ["events", "--deployment", "chatty", "--types", "deployment.created,token.created", "--json"],
+      env,
+    );
+    expect(filtered.code).toBe(0);
+    expect(new Set((JSON.parse(filtered.out) as { type: string }[]).map((e) => e.type))).toEqual(
+      new Set(["deployment.created", "token.created"]),
+    );
   });
 
   test("logs -f follows new lines until interrupted", async () => {

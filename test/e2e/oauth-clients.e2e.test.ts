@@ -128,6 +128,19 @@ describe("real MCP clients connect through OAuth", () => {
     expect((await again.listTools()).tools.length).toBeGreaterThan(3);
     expect(provider.saved?.refresh_token).not.toBe(saved.refresh_token);
     await again.close();
+
+    // Registration, consent, grant and refresh are audit events on the deployment.
+    const { events } = (await (
+      await srv.api(
+        `/api/events?deployment=${alpha.id}&types=oauth.consent,oauth.grant,oauth.refresh&limit=100`,
+      )
+    ).json()) as {
+      events: { type: string; data: Record<string, unknown> }[];
+    };
+    const types = new Set(events.map((e) => e.type));
+    for (const t of ["oauth.consent", "oauth.grant", "oauth.refresh"]) expect(types).toContain(t);
+    expect(JSON.stringify(events)).not.toContain(saved.access_token);
+    expect(JSON.stringify(events)).not.toContain(saved.refresh_token as string);
   });
 
   test("mcp-remote: authorization URL on stderr, consent, callback, then tools over stdio", async () => {

@@ -14,7 +14,11 @@ const Event = z.object({
 
 const Query = z.object({
   deployment: z.string().optional().describe("deployment id"),
-  types: z.string().optional().describe("comma-separated event types, e.g. deployment.state,token.revoked"),
+  // Elysia hands `a,b` over as an array; a single value stays a string.
+  types: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .describe("comma-separated event types, e.g. deployment.state,token.revoked"),
   after: z.string().optional().describe("only events after this event id"),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   follow: z.enum(["true", "false", "1", "0"]).optional().describe("stream live events as SSE"),
@@ -25,8 +29,9 @@ export function eventRoutes(services: Services) {
   return new Elysia({ name: "routes.events" }).get(
     "/api/events",
     async ({ query, request }) => {
-      const types = query.types
-        ?.split(",")
+      const types = [query.types ?? []]
+        .flat()
+        .flatMap((t) => t.split(","))
         .map((t) => t.trim())
         .filter(Boolean);
       const follow =
