@@ -1,6 +1,8 @@
 import { adminTokenPath } from "../admin/admin-token.ts";
 import { type App, openApp } from "../app/app.ts";
 import { isLoopbackHost, loadConfig } from "../config/config.ts";
+import { hostEnv } from "../config/env.ts";
+import { findExecutable } from "../runtime/local/exec.ts";
 import { startServer } from "../server/server.ts";
 import { VERSION } from "../version.ts";
 import type { Command, Context } from "./command.ts";
@@ -20,6 +22,20 @@ export function configFromFlags(ctx: Context, extra: Record<string, unknown> = {
   });
 }
 
+/** What this host can run, so a missing tool shows at start rather than at the first deploy. */
+function runtimes(app: App): string[] {
+  const path = hostEnv().path ?? "";
+  const node = app.config.local.nodePath ?? findExecutable("node", path);
+  const uvx = app.config.local.uvxPath ?? findExecutable("uvx", path);
+  return [
+    `npm via ${node ? `node (${node})` : "the embedded Bun (no node on PATH)"}`,
+    uvx ? `PyPI via uvx (${uvx})` : "PyPI unavailable (install uv for uvx)",
+    app.config.fly.apiToken
+      ? `fly (org ${app.config.fly.org})`
+      : "fly not configured (CATWALK_FLY_API_TOKEN)",
+  ];
+}
+
 function banner(app: App, url: string): string[] {
   const { config } = app;
   const lines = [
@@ -29,6 +45,7 @@ function banner(app: App, url: string): string[] {
     `  master key   ${app.vault.source === "env" ? "CATWALK_MASTER_KEY" : `${config.dataDir}/master.key`} (fingerprint ${app.vault.fingerprints[0]})`,
     `  admin token  ${app.createdAdminToken ? "created; " : ""}in ${adminTokenPath(config.dataDir)} — print it with \`catwalk admin token\``,
     `  MCP          ${config.publicUrl ?? url}/mcp/<slug>`,
+    `  runtimes     ${runtimes(app).join("; ")}`,
   ];
   if (!isLoopbackHost(config.host)) {
     lines.push(
