@@ -1,5 +1,7 @@
 import type { AnalysisPort } from "../deployment/manager.ts";
+import type { McpRegistry } from "../registry/mcp-registry.ts";
 import { ConflictError } from "../util/error.ts";
+import { manifestFromServerJson } from "./from-server-json.ts";
 import type { AnalysisService } from "./service.ts";
 import type { AnalysisRecord } from "./store.ts";
 
@@ -22,10 +24,17 @@ function finished(rec: AnalysisRecord) {
   });
 }
 
-/** What deployments need from analysis: finished manifests, and analysing a source on demand. */
-export function analysisPort(service: AnalysisService): AnalysisPort {
+/**
+ * What deployments need from analysis: finished manifests, analysing a source on demand, and
+ * official registry entries (their server.json is authoritative, so no analysis runs).
+ */
+export function analysisPort(service: AnalysisService, registry: () => McpRegistry): AnalysisPort {
   return {
     manifest: async (id) => finished(await service.get(id)),
     analyze: async (source) => finished(await service.analyze({ source })),
+    fromRegistry: async (name) => ({
+      id: undefined,
+      manifest: manifestFromServerJson((await registry().get(name)).server, "registry"),
+    }),
   };
 }

@@ -13,6 +13,7 @@ import type { OAuthServer } from "../oauth/oauth.ts";
 import { rotateOAuthSecrets } from "../oauth/rotate.ts";
 import { type AuthResult, Gateway, type GatewayTarget } from "../proxy/gateway.ts";
 import { rpcError } from "../proxy/http.ts";
+import { McpRegistry } from "../registry/mcp-registry.ts";
 import { createLocalRuntime, type LocalRuntime } from "../runtime/local/local.ts";
 import { createRemotePool } from "../runtime/remote/remote.ts";
 import { originAllowed } from "../server/guard.ts";
@@ -39,6 +40,13 @@ function unauthorized(message: string, challenge: string): AuthResult {
     ok: false,
     response: rpcError(401, ErrorCode.server, message, { headers: { "www-authenticate": challenge } }),
   };
+}
+
+export function registryClient(app: App): McpRegistry {
+  return new McpRegistry({
+    baseUrl: app.config.mcpRegistry.url,
+    timeoutMs: app.config.analysis.httpTimeoutMs,
+  });
 }
 
 export function remotePools(app: App): PoolFactory {
@@ -148,7 +156,7 @@ export function createServices(app: App, port: () => number): Services {
   const deployments = new DeploymentManager(app, {
     pools: { local: localPools(app, local), remote: remotePools(app) },
     resolve: (source, args) => local.resolve(sourceText(source), { args }),
-    analyses: analysisPort(analysis),
+    analyses: analysisPort(analysis, () => registryClient(app)),
     bus,
     logs,
     stats,

@@ -1,4 +1,5 @@
 import { admin } from "./admin.ts";
+import { analysis } from "./analysis.ts";
 import { analyze } from "./analyze.ts";
 import { clients, connectCode } from "./clients.ts";
 import type { Command } from "./command.ts";
@@ -11,6 +12,7 @@ import { restart, show, start, stop, update } from "./lifecycle.ts";
 import { events, logs } from "./logs.ts";
 import { search } from "./search.ts";
 import { serve } from "./serve.ts";
+import { metrics, status } from "./status.ts";
 import { token } from "./token.ts";
 
 /**
@@ -19,6 +21,7 @@ import { token } from "./token.ts";
  */
 export const COMMANDS: readonly Command[] = [
   serve,
+  status,
   deploy,
   ls,
   show,
@@ -33,11 +36,13 @@ export const COMMANDS: readonly Command[] = [
   token,
   connect,
   analyze,
+  analysis,
   search,
   clients,
   connectCode,
   keys,
   backup,
+  metrics,
   admin,
   config,
 ];

@@ -32,7 +32,8 @@ function serverRunning(dataDir: string): boolean {
 export const keys: Command = {
   name: "keys",
   summary: "Rotate the master key that encrypts stored credentials, or generate a key",
-  usage: "catwalk keys rotate [--offline] [--json] | catwalk keys generate",
+  usage:
+    "catwalk keys rotate [--offline] [--json] | catwalk keys rotate-signing [--json] | catwalk keys generate",
   description: [
     "rotate re-encrypts every credential and secret under a new master key, in one transaction; interrupted at any point, the old or the new key still opens everything.",
     "It runs in the server (over the API) so the running server switches keys too; --offline rotates a stopped server's data dir directly.",
@@ -40,6 +41,10 @@ export const keys: Command = {
   ].join("\n"),
   subcommands: [
     { usage: "rotate", summary: "Re-encrypt everything under a new master key" },
+    {
+      usage: "rotate-signing",
+      summary: "Sign OAuth access tokens with a new key (issued tokens stay valid until they expire)",
+    },
     { usage: "generate", summary: "Print a new random Fernet key" },
   ],
   options: {
@@ -55,10 +60,20 @@ export const keys: Command = {
       ctx.io.out(generateKey());
       return EXIT.ok;
     }
-    if (sub !== "rotate")
+    if (sub === "rotate-signing") {
+      const rotated = await ctx.client().post<{ kid: string }>("/api/oauth/signing-keys/rotate");
+      if (ctx.bool("json")) printJson(ctx.io, rotated);
+      else
+        ctx.io.out(
+          `OAuth tokens are now signed with key ${rotated.kid}; tokens signed before stay valid until they expire`,
+        );
+      return EXIT.ok;
+    }
+    if (sub !== "rotate") {
       throw new UsageError(`Unknown keys command ${JSON.stringify(sub)}.`, {
-        hint: "Use keys rotate or keys generate.",
+        hint: "Use keys rotate, keys rotate-signing or keys generate.",
       });
+    }
     let result: Rotation;
     if (ctx.bool("offline")) {
       const loaded = configFromFlags(ctx);

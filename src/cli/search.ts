@@ -20,17 +20,24 @@ interface SearchAnswer {
 export const search: Command = {
   name: "search",
   summary: "Search the official MCP registry",
-  usage: "catwalk search <query> [--json] [--limit N] [--cursor C]",
+  usage: "catwalk search <query> [--json] [--limit N] [--cursor C] | catwalk search --show <name>",
   description:
-    "Searches registry.modelcontextprotocol.io (mcpRegistry.url) by name. A server found here can be deployed from its server.json without analysing its repository (GET /api/registry/servers/<name>).",
+    "Searches registry.modelcontextprotocol.io (mcpRegistry.url) by name. A server found here deploys from its server.json without analysing its repository: `catwalk deploy registry:<name>`. --show <name> prints one entry's manifest and credential schema.",
   options: {
     ...JSON_OPTION,
     limit: { type: "string", value: "N", description: "Results per page (1-100, default 20)" },
     cursor: { type: "string", value: "C", description: "Page cursor printed by the previous search" },
+    show: { type: "boolean", description: "Treat the argument as an exact server name and print its entry" },
     ...CLIENT_OPTIONS,
   },
   positionals: [1, 1],
   async run(ctx) {
+    if (ctx.bool("show")) {
+      const name = ctx.args.positionals[0] as string;
+      printJson(ctx.io, await ctx.client().get(`/api/registry/servers/${encodeURIComponent(name)}`));
+      if (!ctx.bool("json")) ctx.io.err(`Deploy it with: catwalk deploy registry:${name}`);
+      return EXIT.ok;
+    }
     const limit = ctx.str("limit");
     if (limit !== undefined && !/^\d{1,3}$/.test(limit))
       throw new UsageError(`--limit must be a number, not ${JSON.stringify(limit)}.`);

@@ -83,6 +83,8 @@ export interface AnalysisPort {
   manifest(id: string): Promise<{ id: string; manifest: Manifest }>;
   /** Analyses a source now and waits for the result. */
   analyze(source: string): Promise<{ id: string; manifest: Manifest }>;
+  /** The manifest of an official MCP registry entry (its server.json), without analysis. */
+  fromRegistry(name: string): Promise<{ id: undefined; manifest: Manifest }>;
 }
 
 interface Plan {
@@ -489,7 +491,9 @@ export class DeploymentManager {
       return { spec, runtime: "local", name: basename(command), env: input.env };
     }
     const source = input.source === undefined ? undefined : parseSource(input.source);
-    if (input.analysis !== undefined || source?.kind === "github") return this.planAnalysed(input, source);
+    if (input.analysis !== undefined || source?.kind === "github" || source?.kind === "registry") {
+      return this.planAnalysed(input, source);
+    }
     if (source === undefined || source.kind === "command")
       throw new InvalidInputError("Give a source to deploy.");
     if (source.kind === "remote") {
@@ -525,7 +529,9 @@ export class DeploymentManager {
     }
     const analysis = input.analysis
       ? await analyses.manifest(input.analysis)
-      : await analyses.analyze(input.source ?? "");
+      : source?.kind === "registry"
+        ? await analyses.fromRegistry(source.name)
+        : await analyses.analyze(input.source ?? "");
     const schema = credentialSchema(analysis.manifest);
     const check = validateCredentials(schema, input.env);
     if (!check.ok) throw new CredentialsInvalidError(check.errors);
@@ -542,7 +548,7 @@ export class DeploymentManager {
       name: source ? defaultName(source) : analysis.manifest.name.value,
       env: check.values,
       schema,
-      analysisId: analysis.id,
+      ...(analysis.id ? { analysisId: analysis.id } : {}),
       secretNames: secret,
     };
   }

@@ -8,10 +8,11 @@ export type Source =
   | { kind: "pypi"; name: string; version: string | undefined }
   | { kind: "github"; url: string }
   | { kind: "remote"; url: string }
+  | { kind: "registry"; name: string }
   | { kind: "command"; name: string };
 
 const ACCEPTED =
-  "Accepted sources: npm:<package>[@version], pypi:<package>[==version], https://github.com/<owner>/<repo>[/tree/<ref>/<dir>], or an http(s):// MCP endpoint URL.";
+  "Accepted sources: npm:<package>[@version], pypi:<package>[==version], registry:<name> (official MCP registry), https://github.com/<owner>/<repo>[/tree/<ref>/<dir>], or an http(s):// MCP endpoint URL.";
 
 function parseNpm(spec: string): Source {
   const { name, wanted } = parseNpmSpecifier(spec.trim());
@@ -31,6 +32,16 @@ function parseNpm(spec: string): Source {
 function parsePypi(spec: string): Source {
   const { name, wanted } = parsePypiSpecifier(spec.trim());
   return { kind: "pypi", name, version: wanted };
+}
+
+/** Official MCP registry names: reverse-DNS namespace, a slash, a name (`io.github.owner/repo`). */
+function parseRegistry(name: string): Source {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\/[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) {
+    throw invalid(
+      `${JSON.stringify(name.slice(0, 200))} is not an MCP registry server name (like io.github.owner/repo).`,
+    );
+  }
+  return { kind: "registry", name };
 }
 
 function invalid(message: string): InvalidInputError {
@@ -56,6 +67,7 @@ export function parseSource(text: string): Source {
   const s = text.trim();
   if (s.startsWith("npm:")) return parseNpm(s.slice(4));
   if (s.startsWith("pypi:")) return parsePypi(s.slice(5));
+  if (s.startsWith("registry:")) return parseRegistry(s.slice(9));
   if (/^https?:\/\//i.test(s)) return parseUrl(s);
   throw invalid(`Unrecognized source ${JSON.stringify(text.slice(0, 200))}.`);
 }
@@ -64,6 +76,7 @@ export function parseSource(text: string): Source {
 export function defaultName(source: Source): string {
   if (source.kind === "npm" || source.kind === "pypi") return source.name.replace(/^@[^/]+\//, "");
   if (source.kind === "command") return source.name;
+  if (source.kind === "registry") return source.name.split("/").pop() ?? "server";
   const url = new URL(source.url);
   if (source.kind === "github") return url.pathname.split("/").filter(Boolean)[1] ?? "server";
   const host = url.hostname;
@@ -77,5 +90,6 @@ export function sourceText(source: Source): string {
   if (source.kind === "npm") return `npm:${source.name}${source.range ? `@${source.range}` : ""}`;
   if (source.kind === "pypi") return `pypi:${source.name}${source.version ? `==${source.version}` : ""}`;
   if (source.kind === "command") return `command:${source.name}`;
+  if (source.kind === "registry") return `registry:${source.name}`;
   return source.url;
 }

@@ -107,6 +107,7 @@ export function buildServer(app: App, services: Services, port: () => number) {
       "/",
       () =>
         new Response(`catwalk ${VERSION}\nAPI: /api (admin token)  health: /api/health  MCP: /mcp/<slug>\n`),
+      { detail: { hide: true } },
     );
 }
 

@@ -5,7 +5,8 @@ import { credentialSchema } from "../../analysis/credentials.ts";
 import { manifestFromServerJson } from "../../analysis/from-server-json.ts";
 import { Manifest } from "../../analysis/manifest.ts";
 import type { App } from "../../app/app.ts";
-import { McpRegistry, type RegistryEntry } from "../../registry/mcp-registry.ts";
+import { registryClient } from "../../app/services.ts";
+import type { RegistryEntry } from "../../registry/mcp-registry.ts";
 import { ServerJson } from "../../registry/server-json.ts";
 
 /**
@@ -46,8 +47,7 @@ function summary(e: RegistryEntry): z.infer<typeof Summary> {
 }
 
 export function registryRoutes(app: App) {
-  const client = () =>
-    new McpRegistry({ baseUrl: app.config.mcpRegistry.url, timeoutMs: app.config.analysis.httpTimeoutMs });
+  const client = () => registryClient(app);
   return new Elysia({ name: "routes.registry", prefix: "/api/registry" })
     .get(
       "/servers",
