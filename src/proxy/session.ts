@@ -122,6 +122,12 @@ export class Session implements Downstream {
     this.opts.onEnded(this, reason);
   }
 
+  /** Forgets a stream at once: its answer went out as JSON, so there is nothing to resume. */
+  drop(id: string): void {
+    this.streams.delete(id);
+    this.finished = this.finished.filter((f) => f !== id);
+  }
+
   private retire(id: string): void {
     this.finished.push(id);
     while (this.finished.length > KEEP_FINISHED) {
@@ -193,6 +199,7 @@ export class Exchange {
     if (first && isResponse(first)) {
       this.decided = "json";
       this.stream.finish();
+      this.session.drop(this.stream.id);
       return first;
     }
     this.decided = "sse";

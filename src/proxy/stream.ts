@@ -86,6 +86,9 @@ interface BufferedEvent {
   data: string;
 }
 
+/** Bytes of events one logical stream keeps for resumption; older events are dropped first. */
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
 /**
  * A logical SSE stream of one session: the response stream of one POST, or the standalone GET
  * stream. It outlives HTTP connections: events are kept in a bounded buffer, so a client that lost
@@ -95,6 +98,7 @@ interface BufferedEvent {
 export class LogicalStream {
   private seq = 0;
   private buffer: BufferedEvent[] = [];
+  private bytes = 0;
   private conn: SseConnection | undefined;
   /** Highest sequence number a connection has been sent; undelivered ones are replayed on attach. */
   private delivered = 0;
@@ -118,7 +122,13 @@ export class LogicalStream {
     const event: BufferedEvent = { seq: ++this.seq, data: JSON.stringify(message) };
     if (this.capacity > 0) {
       this.buffer.push(event);
-      if (this.buffer.length > this.capacity) this.buffer.shift();
+      this.bytes += event.data.length;
+      while (
+        this.buffer.length > this.capacity ||
+        (this.bytes > MAX_BUFFERED_BYTES && this.buffer.length > 1)
+      ) {
+        this.bytes -= (this.buffer.shift() as BufferedEvent).data.length;
+      }
     }
     if (this.conn && !this.conn.closed) {
       this.conn.event(`${this.id}.${event.seq}`, event.data);
