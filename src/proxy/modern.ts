@@ -1,7 +1,10 @@
 import { MODERN_VERSIONS } from "../mcp/handshake.ts";
 import {
   ErrorCode,
+  failure,
+  isRequest,
   isResponse,
+  type JsonRpcId,
   type JsonRpcMessage,
   type JsonRpcNotification,
   type JsonRpcRequest,
@@ -66,8 +69,8 @@ export function isModern(request: Request, body: unknown): boolean {
   return header !== undefined && header >= FIRST_MODERN;
 }
 
-function headerMismatch(message: string): Response {
-  return rpcError(400, ErrorCode.headerMismatch, `Header mismatch: ${message}`);
+function headerMismatch(message: string, id: JsonRpcId | null): Response {
+  return rpcError(400, ErrorCode.headerMismatch, `Header mismatch: ${message}`, { id });
 }
 
 /** Decodes `=?base64?…?=` header values; undefined when the sentinel is malformed. */
@@ -82,50 +85,62 @@ export function decodeHeaderValue(value: string): string | undefined {
   }
 }
 
+/**
+ * The checks of 2026-07-28 in the reference order: shape, envelope claim, header/body agreement
+ * (-32020), supported version (-32022), standard headers, capabilities envelope (-32602). Every
+ * error after the body parsed carries the request's id.
+ */
 function validate(request: Request, body: unknown): Response | JsonRpcRequest | "notification" {
   if (Array.isArray(body))
     return rpcError(400, ErrorCode.invalidRequest, "Batches are not part of protocol 2026-07-28.");
   const kind = kindOf(body);
+  const rawId = (body as { id?: unknown } | null)?.id;
+  const id: JsonRpcId | null = typeof rawId === "string" || typeof rawId === "number" ? rawId : null;
   if (kind === "invalid")
-    return rpcError(400, ErrorCode.invalidRequest, "Invalid Request: not a JSON-RPC 2.0 message.");
+    return rpcError(400, ErrorCode.invalidRequest, "Invalid Request: not a JSON-RPC 2.0 message.", { id });
   if (kind === "response")
-    return rpcError(400, ErrorCode.invalidRequest, "Clients do not send responses in protocol 2026-07-28.");
+    return rpcError(400, ErrorCode.invalidRequest, "Clients do not send responses in protocol 2026-07-28.", {
+      id,
+    });
   const msg = body as JsonRpcRequest;
   const m = meta(body);
   const header = request.headers.get("mcp-protocol-version")?.trim();
   const claimed = m?.[VERSION_KEY];
   if (claimed === undefined || typeof claimed !== "string") {
     return rpcError(400, ErrorCode.invalidParams, `Invalid params: _meta["${VERSION_KEY}"] is required.`, {
+      id,
       data: { envelope: { missing: [VERSION_KEY] } },
     });
   }
+  if (header !== undefined && header !== claimed)
+    return headerMismatch(`MCP-Protocol-Version ${header} but _meta names ${claimed}.`, id);
+  const method = request.headers.get("mcp-method")?.trim();
+  if (method !== undefined && method !== msg.method)
+    return headerMismatch(`Mcp-Method ${method} but the body names ${msg.method}.`, id);
   if (!(MODERN_VERSIONS as readonly string[]).includes(claimed)) {
     return rpcError(400, ErrorCode.unsupportedVersion, `Unsupported protocol version ${claimed}.`, {
+      id,
       data: { supported: [...MODERN_VERSIONS], requested: claimed },
     });
   }
-  if (header !== undefined && header !== claimed)
-    return headerMismatch(`MCP-Protocol-Version ${header} but _meta names ${claimed}.`);
-  const method = request.headers.get("mcp-method")?.trim();
-  if (method !== undefined && method !== msg.method)
-    return headerMismatch(`Mcp-Method ${method} but the body names ${msg.method}.`);
   if (kind === "notification") return "notification";
-  if (header === undefined) return headerMismatch("the MCP-Protocol-Version header is required.");
-  if (method === undefined) return headerMismatch("the Mcp-Method header is required.");
+  if (header === undefined) return headerMismatch("the MCP-Protocol-Version header is required.", id);
+  if (method === undefined) return headerMismatch("the Mcp-Method header is required.", id);
   const field = NAMED[msg.method];
   if (field) {
     const bodyValue = msg.params?.[field];
     const raw = request.headers.get("mcp-name")?.trim();
     if (raw === undefined) {
       if (typeof bodyValue === "string")
-        return headerMismatch(`the Mcp-Name header is required for ${msg.method}.`);
+        return headerMismatch(`the Mcp-Name header is required for ${msg.method}.`, id);
     } else {
       const decoded = decodeHeaderValue(raw);
       if (decoded === undefined)
-        return headerMismatch("the Mcp-Name header carries an invalid base64 sentinel.");
+        return headerMismatch("the Mcp-Name header carries an invalid base64 sentinel.", id);
       if (typeof bodyValue === "string" && decoded !== bodyValue) {
         return headerMismatch(
           `Mcp-Name ${JSON.stringify(decoded)} but params.${field} is ${JSON.stringify(bodyValue)}.`,
+          id,
         );
       }
     }
@@ -133,7 +148,7 @@ function validate(request: Request, body: unknown): Response | JsonRpcRequest | 
   const caps = m?.[CAPS_KEY];
   if (typeof caps !== "object" || caps === null || Array.isArray(caps)) {
     return rpcError(400, ErrorCode.invalidParams, `Invalid params: _meta["${CAPS_KEY}"] is required.`, {
-      id: msg.id,
+      id,
       data: { envelope: { missing: [CAPS_KEY] } },
     });
   }
@@ -165,11 +180,24 @@ function legacyParams(params: Params | undefined): Params | undefined {
 }
 
 /** Adds what 2026-07-28 requires on results and maps error codes the revision retired. */
-function modernize(m: JsonRpcMessage, method: string, init: InitializeResult): JsonRpcMessage {
+function modernize(m: JsonRpcMessage, request: JsonRpcRequest, init: InitializeResult): JsonRpcMessage {
   if (!isResponse(m)) return m;
+  const method = request.method;
   if ("error" in m) {
-    if (m.error.code === -32002) return { ...m, error: { ...m.error, code: ErrorCode.invalidParams } };
-    return m;
+    // -32002 is retired; a missing resource is -32602 carrying the URI (SEP-2164).
+    const notFound =
+      m.error.code === -32002 || (method === "resources/read" && m.error.code === ErrorCode.invalidParams);
+    if (!notFound) return m;
+    const uri = request.params?.uri;
+    const data = (m.error.data as Params | undefined) ?? {};
+    return {
+      ...m,
+      error: {
+        ...m.error,
+        code: ErrorCode.invalidParams,
+        data: typeof uri === "string" && data.uri === undefined ? { ...data, uri } : data,
+      },
+    };
   }
   const result: Record<string, unknown> = { ...m.result, resultType: "complete" };
   const resultMeta = (m.result._meta as Params | undefined) ?? {};
@@ -207,12 +235,22 @@ export async function handleModern(
 }
 
 /** One stateless request as a short-lived party of the shared upstream. */
+/** One stateless request, or one listen stream, as a short-lived party of the shared upstream. */
 function party(
   label: string,
   onClosed: () => void,
   unsolicited: (m: JsonRpcMessage) => void = () => {},
+  capabilities: Record<string, unknown> = {},
+  refused?: (method: string, capability: string) => void,
 ): Downstream {
-  return { label, capabilities: {}, unsolicited, upstreamClosed: onClosed };
+  return {
+    label,
+    capabilities,
+    unsolicited,
+    upstreamClosed: onClosed,
+    transient: true,
+    ...(refused ? { refused } : {}),
+  };
 }
 
 async function forward(
@@ -227,13 +265,56 @@ async function forward(
   let wake: (() => void) | undefined;
   let conn: SseConnection | undefined;
   let finished = false;
-  const d = party(`request ${String(msg.id)}`, () => {});
+  const declared = (meta(msg)?.[CAPS_KEY] as Record<string, unknown> | undefined) ?? {};
+  // The gateway answers the client itself (and cancels the upstream call) when the upstream needs
+  // something from the client that this revision cannot carry without input_required translation.
+  const answer = (error: JsonRpcMessage) => {
+    if (finished) return;
+    mux.cancel(d, msg.id, "the request needs client input the gateway cannot relay");
+    push(error);
+  };
+  const d = party(
+    `request ${String(msg.id)}`,
+    () => {},
+    () => {},
+    declared,
+    (method, capability) =>
+      answer(
+        failure(
+          msg.id,
+          ErrorCode.missingCapability,
+          `Missing required client capability: ${capability} (the server asked for ${method}).`,
+          {
+            requiredCapabilities: { [capability]: {} },
+          },
+        ),
+      ),
+  );
   const done = () => {
     finished = true;
     mux.detach(d);
   };
-  const push = (m: JsonRpcMessage) => {
-    const out = modernize(m, msg.method, init);
+  const push = (m: JsonRpcMessage): void => {
+    if (isRequest(m)) {
+      // A declared capability, but relaying it needs input_required (multi-round-trip) translation.
+      mux.respond(
+        d,
+        failure(
+          m.id,
+          ErrorCode.methodNotFound,
+          `${m.method} cannot reach a 2026-07-28 client through this gateway.`,
+        ),
+      );
+      answer(
+        failure(
+          msg.id,
+          ErrorCode.internalError,
+          `This request needs ${m.method} from the client, which the gateway does not relay over protocol 2026-07-28 yet (input_required); use a 2025-era session for it.`,
+        ),
+      );
+      return;
+    }
+    const out = modernize(m, msg, init);
     if (isResponse(out)) done();
     if (conn) {
       conn.event(undefined, JSON.stringify(out));
@@ -258,7 +339,8 @@ async function forward(
   }
   const first = queue[0];
   if (first && isResponse(first) && queue.length === 1) {
-    const status = "error" in first && first.error.code === ErrorCode.methodNotFound ? 404 : 200;
+    const code = "error" in first ? first.error.code : undefined;
+    const status = code === ErrorCode.methodNotFound ? 404 : code === ErrorCode.missingCapability ? 400 : 200;
     return jsonResponse(first, {}, status);
   }
   if (request.signal.aborted && !finished) {

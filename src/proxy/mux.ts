@@ -30,6 +30,10 @@ export interface Downstream {
   unsolicited(message: JsonRpcMessage): void;
   /** The upstream is gone; pending requests have already been answered with errors. */
   upstreamClosed(reason: CloseReason): void;
+  /** A server request needed a client capability this party did not declare (it was refused). */
+  refused?(method: string, capability: string): void;
+  /** A single stateless request: it only gets server requests made while its own call runs. */
+  readonly transient?: boolean;
 }
 
 interface Pending {
@@ -41,6 +45,9 @@ interface Pending {
   timer: ReturnType<typeof setTimeout> | undefined;
   timeoutMs: number;
 }
+
+/** How long a server request waits for a session to attach before the gateway answers it. */
+const HOLD_MS = 30_000;
 
 const LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
 
@@ -67,7 +74,7 @@ export class Mux {
   private upstreamLevel: number | undefined;
   private closedWith: CloseReason | undefined;
   /** Server requests that arrived while no party was attached (a warm child asking for roots). */
-  private held: JsonRpcRequest[] = [];
+  private held: { message: JsonRpcRequest; timer: ReturnType<typeof setTimeout> }[] = [];
 
   constructor(
     readonly channel: Channel,
@@ -92,7 +99,11 @@ export class Mux {
   attach(d: Downstream, resubscribe: Iterable<string> = []): void {
     this.parties.add(d);
     for (const uri of resubscribe) this.subscribe(d, uri);
-    for (const m of this.held.splice(0)) this.serverRequest(m);
+    if (d.transient) return;
+    for (const h of this.held.splice(0)) {
+      clearTimeout(h.timer);
+      this.serverRequest(h.message);
+    }
   }
 
   /** Removes a party: cancels its in-flight requests upstream and drops its subscriptions. */
@@ -338,13 +349,23 @@ export class Mux {
       this.sendUpstream(success(m.id, {}));
       return;
     }
-    if (this.parties.size === 0) {
-      this.held.push(m);
+    const sessions = [...this.parties].filter((p) => !p.transient);
+    const busy = new Set([...this.pending.values()].map((p) => p.downstream));
+    if (sessions.length === 0 && busy.size === 0) {
+      // Nobody to ask yet (a warm child asking for roots before its session attached): hold it,
+      // and answer the server ourselves if no session turns up.
+      const timer = setTimeout(() => {
+        this.held = this.held.filter((h) => h.message !== m);
+        this.sendUpstream(
+          failure(m.id, ErrorCode.internalError, `No client session is connected to answer ${m.method}.`),
+        );
+      }, HOLD_MS);
+      timer.unref?.();
+      this.held.push({ message: m, timer });
       return;
     }
-    const busy = new Set([...this.pending.values()].map((p) => p.downstream));
     const target =
-      busy.size === 1 ? [...busy][0] : this.parties.size === 1 ? [...this.parties][0] : undefined;
+      busy.size === 1 ? [...busy][0] : busy.size === 0 && sessions.length === 1 ? sessions[0] : undefined;
     if (!target) {
       this.sendUpstream(
         failure(
@@ -360,6 +381,9 @@ export class Mux {
       this.sendUpstream(
         failure(m.id, ErrorCode.methodNotFound, `The client does not support ${capability} (${m.method}).`),
       );
+      // Sampling and elicitation are asked for inside the call that needs them; roots/list can come
+      // at any time (after initialized, on list changes), so it never fails a stateless call.
+      if (!target.transient || capability !== "roots") target.refused?.(m.method, capability);
       return;
     }
     this.serverRequests.set(keyOf(m.id), target);

@@ -457,6 +457,41 @@ export function gatewaySuite(kind: UpstreamKind): void {
       expect(result.result.supportedVersions).toEqual(["2026-07-28"]);
       expect(result.result._meta["io.modelcontextprotocol/serverInfo"]?.name).toBe("mcp-servers/everything");
 
+      // Errors carry the request id; a header/body version disagreement is a header mismatch.
+      const versionMismatch = await call(
+        { ...good, "mcp-protocol-version": "2026-07-28" },
+        {
+          method: "tools/call",
+          params: { ...params, _meta: { ...meta, "io.modelcontextprotocol/protocolVersion": "2099-01-01" } },
+        },
+      );
+      expect(versionMismatch.status).toBe(400);
+      const mismatchBody = (await versionMismatch.json()) as { id: number; error: { code: number } };
+      expect(mismatchBody).toMatchObject({ id: 9, error: { code: -32020 } });
+
+      // The upstream asks for sampling during the call: without the capability declared that is
+      // -32021 (400); declared, the gateway cannot relay it over this revision and says so.
+      const sampling = { ...good, "mcp-name": "trigger-sampling-request" };
+      const samplingParams = { name: "trigger-sampling-request", arguments: { prompt: "hi" } };
+      const undeclared = await call(sampling, {
+        method: "tools/call",
+        params: { ...samplingParams, _meta: meta },
+      });
+      expect(undeclared.status).toBe(400);
+      expect((await undeclared.json()) as { id: number; error: { code: number } }).toMatchObject({
+        id: 9,
+        error: { code: -32021 },
+      });
+      const declared = await call(sampling, {
+        method: "tools/call",
+        params: {
+          ...samplingParams,
+          _meta: { ...meta, "io.modelcontextprotocol/clientCapabilities": { sampling: {} } },
+        },
+      });
+      const declaredBody = await readMessage(declared);
+      expect((declaredBody.error as { message: string }).message).toContain("input_required");
+
       const batch = await rawPost(
         isolated.url,
         JSON.stringify([{ jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: meta } }]),
