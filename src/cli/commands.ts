@@ -1,5 +1,6 @@
 import { admin } from "./admin.ts";
 import { analyze } from "./analyze.ts";
+import { bridge } from "./bridge.ts";
 import { clients, connectCode } from "./clients.ts";
 import type { Command } from "./command.ts";
 import { config } from "./config-cmd.ts";
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   config,
   clients,
   connectCode,
+  bridge,
 ];
 
 export function findCommand(name: string): Command | undefined {

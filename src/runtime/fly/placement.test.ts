@@ -128,7 +128,7 @@ describe("place", () => {
     expect(m?.region).toBe("iad");
     const config = m?.config as MachineConfig;
     expect(config.image).toBe("ghcr.io/catwalk-mcp/catwalk-runner:9.9.9");
-    expect(config.init?.cmd).toEqual(["npx", "--yes", "@acme/mcp-notes@1.4.2", "--readonly"]);
+    expect(config.init?.cmd).toEqual(["--package", "npm:@acme/mcp-notes@1.4.2", "--", "--readonly"]);
     expect(config.guest).toEqual({ cpu_kind: "shared", cpus: 1, memory_mb: 512 });
     expect(config.restart).toEqual({ policy: "on-failure", max_retries: 2 });
     expect(config.env).toEqual({ CATWALK_HOST: "0.0.0.0", CATWALK_PORT: "8080", CATWALK_DEPLOYMENT: d.id });
@@ -298,7 +298,7 @@ describe("place", () => {
     expect(update?.headers["fly-machine-lease-nonce"]).toBeString();
     expect(lease?.status).toBe(201);
     const config = fake.machine(placed.app, placed.machineId)?.config as MachineConfig;
-    expect(config.init?.cmd).toContain("@acme/mcp-notes@1.5.0");
+    expect(config.init?.cmd).toContain("npm:@acme/mcp-notes@1.5.0");
   });
 
   test("rotating secrets sets a new version, unsets stale ones and updates the Machine", async () => {
@@ -516,14 +516,14 @@ describe("machine config", () => {
   test("the runner command pins the exact version for npm, PyPI and commands", () => {
     expect(
       runnerCommand({ kind: "npm", package: "pkg", version: "1.0.0", bin: "pkg-server", args: ["-v"] }),
-    ).toEqual(["npx", "--yes", "--package", "pkg@1.0.0", "--", "pkg-server", "-v"]);
+    ).toEqual(["--package", "npm:pkg@1.0.0", "--bin", "pkg-server", "--", "-v"]);
     expect(runnerCommand({ kind: "pypi", package: "mcp-time", version: "2.1", args: [] })).toEqual([
-      "uvx",
-      "--from",
-      "mcp-time==2.1",
-      "mcp-time",
+      "--package",
+      "pypi:mcp-time==2.1",
+      "--",
     ]);
     expect(runnerCommand({ kind: "command", command: "node", args: ["server.js"] })).toEqual([
+      "--",
       "node",
       "server.js",
     ]);
