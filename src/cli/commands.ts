@@ -5,6 +5,7 @@ import { clients, connectCode } from "./clients.ts";
 import type { Command } from "./command.ts";
 import { config } from "./config-cmd.ts";
 import { deploy, ls, rm } from "./deployments.ts";
+import { fly } from "./fly.ts";
 import { search } from "./search.ts";
 import { serve } from "./serve.ts";
 
@@ -23,6 +24,7 @@ export const COMMANDS: readonly Command[] = [
   config,
   clients,
   connectCode,
+  fly,
   bridge,
 ];
 
