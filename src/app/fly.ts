@@ -86,7 +86,9 @@ export function createFlyRuntime(app: App): FlyRuntime {
    * stopped. Deployments still being placed are left alone. Runs at most every fly.reconcileMs.
    */
   const reconcile = async (rows: readonly Row[]): Promise<void> => {
-    if (rows.length === 0 || Date.now() - lastReconcile < config.fly.reconcileMs) return;
+    // Without a token every Fly deployment already shows fly.not_configured; nothing to compare.
+    if (rows.length === 0 || !config.fly.apiToken) return;
+    if (Date.now() - lastReconcile < config.fly.reconcileMs) return;
     lastReconcile = Date.now();
     const placedRows = rows.filter(
       (r) => r.desiredState === "running" && pools.get(r.id)?.state().state === "running",

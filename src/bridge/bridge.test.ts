@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { alive, processTree } from "../../test/helpers/fly.ts";
+import { expectRunnerServesPackage, RUNNER_SECRET } from "../../test/helpers/bridge.ts";
 import { initializeBody, rawPost } from "../../test/helpers/mcp.ts";
 import { type FakeRegistry, fakeNpmRegistry } from "../../test/helpers/npm-registry.ts";
 import { tempDir } from "../../test/helpers/server.ts";
@@ -12,7 +12,7 @@ import { hostEnv } from "../config/env.ts";
 import { createLogger } from "../log/log.ts";
 import { type Bridge, bridgeSecret, bridgeSpec, childEnv, startBridge } from "./bridge.ts";
 
-const SECRET = "cwbrg_test-bridge-secret-0123456789";
+const SECRET = RUNNER_SECRET;
 const ECHO = join(FIXTURES, "echo-server.ts");
 const INDEX = join(import.meta.dir, "..", "index.ts");
 
@@ -180,60 +180,6 @@ describe("catwalk bridge as a process", () => {
   afterAll(() => registry.stop());
 
   test("installs the pinned npm package at boot, serves it, and leaves no process behind on SIGTERM", async () => {
-    const home = tempDir("catwalk-runner-");
-    const proc = Bun.spawn(
-      [process.execPath, INDEX, "bridge", "--port", "0", "--package", "npm:@acme/notes-mcp@1.2.3", "--", "x"],
-      {
-        cwd: home,
-        env: {
-          PATH: Bun.env.PATH ?? "/usr/bin:/bin",
-          HOME: home,
-          CATWALK_BRIDGE_SECRET: SECRET,
-          CATWALK_HOST: "127.0.0.1",
-          CATWALK_LOCAL_NPM_REGISTRY_URL: registry.url,
-          NOTES_TOKEN: "sk-process",
-        },
-        stdout: "ignore",
-        stderr: "pipe",
-      },
-    );
-    try {
-      const lines: string[] = [];
-      const reader = proc.stderr.getReader();
-      const decoder = new TextDecoder();
-      let url: string | undefined;
-      const deadline = Date.now() + 30_000;
-      while (!url && Date.now() < deadline) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        lines.push(...decoder.decode(value).split("\n"));
-        url = lines.map((l) => /serving .* at (http:\/\/\S+)\/mcp/.exec(l)?.[1]).find(Boolean);
-      }
-      if (!url) throw new Error(`the bridge did not say where it listens:\n${lines.join("\n")}`);
-      expect(lines.join("\n")).toContain("serving npm:@acme/notes-mcp@1.2.3");
-      const c = await connect(url);
-      const tools = (await c.client.listTools()).tools.map((t) => t.name);
-      expect(tools).toEqual(["hello"]);
-      const tree = processTree(proc.pid);
-      expect(tree.length).toBeGreaterThan(1);
-      await c.close();
-      const rest = (async () => {
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) return;
-          lines.push(...decoder.decode(value).split("\n"));
-        }
-      })();
-      proc.kill("SIGTERM");
-      expect(await proc.exited).toBe(0);
-      await rest;
-      expect(lines.join("\n")).toContain("SIGTERM, stopping");
-      const gone = Date.now() + 5_000;
-      while (tree.some(alive) && Date.now() < gone) await Bun.sleep(50);
-      expect(tree.filter(alive)).toEqual([]);
-      expect(registry.tarballs()).toBe(1);
-    } finally {
-      proc.kill("SIGKILL");
-    }
+    await expectRunnerServesPackage([process.execPath, INDEX], registry);
   }, 60_000);
 });
