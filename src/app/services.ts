@@ -20,6 +20,7 @@ import { originAllowed } from "../server/guard.ts";
 import { Stats } from "../stats/stats.ts";
 import { bearer } from "../util/secret.ts";
 import type { App } from "./app.ts";
+import { createFlyRuntime, type FlyRuntime } from "./fly.ts";
 
 /** The running parts of a server built on an `App`: deployments, their pools, the gateway and observability. */
 export interface Services {
@@ -29,6 +30,7 @@ export interface Services {
   tokens: AccessTokens;
   oauth: OAuthServer;
   local: LocalRuntime;
+  fly: FlyRuntime;
   bus: Bus;
   logs: LogStore;
   stats: Stats;
@@ -153,8 +155,10 @@ export function createServices(app: App, port: () => number): Services {
       });
     },
   });
+  const fly = createFlyRuntime(app);
   const deployments = new DeploymentManager(app, {
-    pools: { local: localPools(app, local), remote: remotePools(app) },
+    pools: { local: localPools(app, local), remote: remotePools(app), fly: fly.pools },
+    drivers: { fly: fly.driver },
     resolve: (source, args) => local.resolve(sourceText(source), { args }),
     analyses: analysisPort(analysis, () => registryClient(app)),
     bus,
@@ -188,5 +192,5 @@ export function createServices(app: App, port: () => number): Services {
     await logs.close();
     await recorder.close();
   });
-  return { app, manager: deployments, gateway, tokens, oauth, local, bus, logs, stats, recorder };
+  return { app, manager: deployments, gateway, tokens, oauth, local, fly, bus, logs, stats, recorder };
 }

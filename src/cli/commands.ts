@@ -1,12 +1,14 @@
 import { admin } from "./admin.ts";
 import { analysis } from "./analysis.ts";
 import { analyze } from "./analyze.ts";
+import { bridge } from "./bridge.ts";
 import { clients, connectCode } from "./clients.ts";
 import type { Command } from "./command.ts";
 import { config } from "./config-cmd.ts";
 import { connect } from "./connect.ts";
 import { deploy, ls, rm } from "./deployments.ts";
 import { env } from "./env.ts";
+import { fly } from "./fly.ts";
 import { backup, keys } from "./keys.ts";
 import { restart, show, start, stop, update } from "./lifecycle.ts";
 import { events, logs } from "./logs.ts";
@@ -42,9 +44,11 @@ export const COMMANDS: readonly Command[] = [
   connectCode,
   keys,
   backup,
+  fly,
   metrics,
   admin,
   config,
+  bridge,
 ];
 
 export function findCommand(name: string): Command | undefined {

@@ -274,6 +274,19 @@ export const ConfigSchema = z.strictObject({
       startTimeoutMs: ms
         .default(180_000)
         .describe("Limit for a new or updated Machine to reach started (image pull and boot)."),
+      connectTimeoutMs: ms
+        .default(120_000)
+        .describe(
+          "Limit for opening an MCP session on a Machine, waking it from suspend or a cold boot (package install) included.",
+        ),
+      logPollMs: ms
+        .default(2_000)
+        .describe("Interval of polling Fly's log API for each running deployment; 0 turns it off."),
+      reconcileMs: ms
+        .default(60_000)
+        .describe(
+          "Least time between two comparisons of the store with the Machines on Fly (drift, missing Machines).",
+        ),
     })
     .prefault({}),
 });

@@ -15,7 +15,7 @@ import type { GatewayTarget } from "../proxy/gateway.ts";
 import { UpstreamUnavailableError } from "../runtime/errors.ts";
 import type { PoolHooks, PoolState, UpstreamPool, UpstreamSpec } from "../runtime/types.ts";
 import type { Stats } from "../stats/stats.ts";
-import { InvalidInputError } from "../util/error.ts";
+import { CatwalkError, InvalidInputError, messageOf } from "../util/error.ts";
 import { newId } from "../util/ids.ts";
 import type { ObservedState, RuntimeKind } from "./deployment.sql.ts";
 import {
@@ -58,8 +58,29 @@ export type Resolver = (
   args: string[],
 ) => Promise<{ spec: UpstreamSpec; warning?: string | undefined }>;
 
+/**
+ * What a runtime does beyond its pools, for resources that outlive them (Fly Machines): a pool is
+ * stopped on server shutdown as well as on an operator stop, so the desired-state changes that must
+ * reach those resources come here. Every method is optional; failures are reported on the
+ * deployment and retried by the reconciler where that makes sense.
+ */
+export interface RuntimeDriver {
+  /** Refuses what this runtime cannot run, before anything is stored (throws a CatwalkError). */
+  check?(spec: UpstreamSpec, env: Record<string, string>): void;
+  /** An operator started the deployment; called before its pool starts. */
+  start?(row: Row): Promise<void>;
+  /** An operator stopped the deployment; called after its pool stopped. */
+  stop?(row: Row): Promise<void>;
+  /** The deployment is being removed: delete everything it has in the runtime. */
+  destroy?(row: Row): Promise<void>;
+  /** Compares the runtime with the store (this runtime's deployments) and repairs drift. */
+  reconcile?(rows: readonly Row[]): Promise<void>;
+}
+
 export interface ManagerDeps {
   pools: Partial<Record<RuntimeKind, PoolFactory>>;
+  /** Runtime drivers, per kind (absent: the pool is all there is). */
+  drivers?: Partial<Record<RuntimeKind, RuntimeDriver>>;
   resolve?: Resolver;
   bus: Bus;
   logs: LogStore;
@@ -105,6 +126,11 @@ interface Live {
 }
 
 const HEADER_PREFIX = "header:";
+/**
+ * Credentials a runtime keeps for itself (the Fly bridge secret): encrypted like the others, never
+ * shown, never in the environment. `:` cannot occur in variable names, so no user value collides.
+ */
+export const RUNTIME_PREFIX = "runtime:";
 
 function splitCredentials(all: Record<string, string>): {
   env: Record<string, string>;
@@ -114,7 +140,7 @@ function splitCredentials(all: Record<string, string>): {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(all)) {
     if (k.startsWith(HEADER_PREFIX)) headers[k.slice(HEADER_PREFIX.length)] = v;
-    else env[k] = v;
+    else if (!k.startsWith(RUNTIME_PREFIX)) env[k] = v;
   }
   return { env, headers };
 }
@@ -161,6 +187,7 @@ export class DeploymentManager {
   private readonly log: Logger;
   private reconciler: ReturnType<typeof setInterval> | undefined;
   private reconciling: Promise<void> | undefined;
+  private readonly removing = new Set<string>();
   baseUrl = "";
 
   constructor(
@@ -190,6 +217,7 @@ export class DeploymentManager {
         const rows = await listDeployments(this.db);
         const ids = new Set(rows.map((r) => r.id));
         for (const row of rows) {
+          if (this.removing.has(row.id)) continue;
           this.remember(row);
           const live = this.live.get(row.id);
           if (row.desiredState === "running" && !live) await this.run(row);
@@ -198,6 +226,7 @@ export class DeploymentManager {
             await this.observed(row.id, "stopped", null);
         }
         for (const id of [...this.rows.keys()]) if (!ids.has(id)) await this.forget(id);
+        await this.reconcileDrivers(rows);
       } catch (e) {
         this.log.error("reconcile failed", { error: e });
       } finally {
@@ -241,7 +270,9 @@ export class DeploymentManager {
       stateReason: current.stateReason,
       url: this.endpoint(current.slug),
       upstream: upstreamInfo(current),
-      env: (await credentialNames(this.db, current.id)).filter((c) => !c.name.startsWith(HEADER_PREFIX)),
+      env: (await credentialNames(this.db, current.id)).filter(
+        (c) => !c.name.startsWith(HEADER_PREFIX) && !c.name.startsWith(RUNTIME_PREFIX),
+      ),
       sessions,
       activity: {
         calls: stats.calls,
@@ -270,6 +301,7 @@ export class DeploymentManager {
   async create(input: CreateInput): Promise<{ info: DeploymentInfo; token: string }> {
     const plan = await this.plan(input);
     const { spec, runtime, warning } = plan;
+    this.deps.drivers?.[runtime]?.check?.(spec, plan.env);
     const slug = await allocateSlug(this.db, input.name ?? plan.name, input.name !== undefined);
     const credentials: Record<string, string> = { ...plan.env };
     for (const [k, v] of Object.entries(input.headers)) credentials[`${HEADER_PREFIX}${k}`] = v;
@@ -307,13 +339,17 @@ export class DeploymentManager {
 
   async start(ref: string): Promise<DeploymentInfo> {
     const row = await this.desire(ref, "running");
-    if (!this.live.has(row.id)) await this.run(row);
+    if (!this.live.has(row.id)) {
+      await this.drive(row, "start");
+      await this.run(row);
+    }
     return this.info(row);
   }
 
   async stop(ref: string): Promise<DeploymentInfo> {
     const row = await this.desire(ref, "stopped");
     await this.halt(row.id, "stopped by an operator");
+    await this.drive(row, "stop");
     return this.info(row);
   }
 
@@ -364,6 +400,7 @@ export class DeploymentManager {
   async setEnv(ref: string, input: EnvInput): Promise<DeploymentInfo> {
     const row = await findDeployment(this.db, ref);
     this.app.log.redactor.add(...Object.values(input.set));
+    this.deps.drivers?.[row.runtime]?.check?.(row.upstream, input.set);
     const schema = row.credentialSchema;
     let secretNames: Set<string> | undefined;
     if (schema) {
@@ -394,10 +431,19 @@ export class DeploymentManager {
   async remove(ref: string): Promise<DeploymentInfo> {
     const row = await findDeployment(this.db, ref);
     const info = await this.info(row);
-    this.deps.endSessions?.(row.id, "the deployment was removed");
-    await this.stopPool(row.id);
-    await deleteDeployment(this.db, row.id);
-    await this.forget(row.id);
+    // A reconcile pass that listed the row before it went must not start it again meanwhile
+    // (on Fly, that would create the app again after it was deleted).
+    this.removing.add(row.id);
+    try {
+      await this.reconciling;
+      this.deps.endSessions?.(row.id, "the deployment was removed");
+      await this.stopPool(row.id);
+      await this.drive(row, "destroy");
+      await deleteDeployment(this.db, row.id);
+      await this.forget(row.id);
+    } finally {
+      this.removing.delete(row.id);
+    }
     await this.deps.onRemoved?.(row.id);
     this.deps.bus.publish("deployment.removed", row.id, { slug: row.slug });
     this.log.info("deployment removed", { deployment: row.id, slug: row.slug });
@@ -554,6 +600,7 @@ export class DeploymentManager {
   }
 
   private async run(row: Row): Promise<void> {
+    if (this.removing.has(row.id)) return;
     this.remember(row);
     if (this.live.has(row.id)) return;
     const factory = this.deps.pools[row.runtime];
@@ -617,6 +664,41 @@ export class DeploymentManager {
       await setObservedState(this.db, id, state, reason);
     } catch (e) {
       this.log.error("cannot record deployment state", { deployment: id, error: e });
+    }
+  }
+
+  /**
+   * Applies a desired-state change to the runtime's own resources. A failure does not undo the
+   * change: it is noted on the deployment (a stop that did not reach the Machine is retried by the
+   * reconciler; a resource left behind by a removal is listed by the runtime's garbage collection).
+   */
+  private async drive(row: Row, action: "start" | "stop" | "destroy"): Promise<void> {
+    const fn = this.deps.drivers?.[row.runtime]?.[action];
+    if (!fn) return;
+    try {
+      await fn(row);
+    } catch (e) {
+      const why = e instanceof CatwalkError && e.hint ? `${e.message} ${e.hint}` : messageOf(e);
+      const what = `could not ${action} the ${row.runtime} resources of ${row.slug}: ${why}`;
+      this.log.warn(what, { deployment: row.id });
+      this.deps.logs.append(row.id, "lifecycle", what);
+      this.deps.bus.publish("deployment.runtime_error", row.id, {
+        action,
+        runtime: row.runtime,
+        message: why,
+      });
+      if (action === "stop") await this.observed(row.id, "stopped", what);
+    }
+  }
+
+  private async reconcileDrivers(rows: readonly Row[]): Promise<void> {
+    for (const [kind, driver] of Object.entries(this.deps.drivers ?? {})) {
+      if (!driver?.reconcile) continue;
+      try {
+        await driver.reconcile(rows.filter((r) => r.runtime === kind));
+      } catch (e) {
+        this.log.warn("runtime reconcile failed", { runtime: kind, error: messageOf(e) });
+      }
     }
   }
 

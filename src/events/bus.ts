@@ -7,6 +7,7 @@ export type EventType =
   | "deployment.removed"
   | "deployment.state"
   | "deployment.desired"
+  | "deployment.runtime_error"
   | "token.created"
   | "token.revoked"
   | "token.rotated"

@@ -14,6 +14,7 @@ import { adminRoutes } from "./routes/admin.ts";
 import { analysisRoutes } from "./routes/analyses.ts";
 import { deploymentRoutes } from "./routes/deployments.ts";
 import { eventRoutes } from "./routes/events.ts";
+import { flyRoutes } from "./routes/fly.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { isOAuthPath, oauthRoutes } from "./routes/oauth.ts";
 import { registryRoutes } from "./routes/registry.ts";
@@ -94,6 +95,7 @@ export function buildServer(app: App, services: Services, port: () => number) {
     .use(oauthRoutes(app, port))
     .use(analysisRoutes(app))
     .use(registryRoutes(app))
+    .use(flyRoutes(services))
     .all(
       "/mcp/:slug",
       ({ request, params, server }) => {

@@ -108,6 +108,8 @@ export interface FlyCall {
   timeoutMs?: number;
   /** `logs` calls go to the log API, outside `/v1`. */
   base?: "machines" | "logs";
+  /** Ends the call early (the caller lost interest); the abort reaches the caller unchanged. */
+  signal?: AbortSignal | undefined;
 }
 
 export const DEFAULT_RATES = {
@@ -187,6 +189,7 @@ export class FlyClient {
       try {
         res = await fetch(this.url(c), this.init(c));
       } catch (e) {
+        if (c.signal?.aborted) throw c.signal.reason;
         failures++;
         if (!c.retry || failures >= this.attempts) throw this.unreachable(operation, e);
         await this.pause(operation, failures, this.backoffDelay(failures), "network error");
@@ -241,7 +244,9 @@ export class FlyClient {
       method: c.method,
       headers,
       body: c.body === undefined ? null : JSON.stringify(c.body),
-      signal: AbortSignal.timeout(c.timeoutMs ?? this.timeoutMs),
+      signal: c.signal
+        ? AbortSignal.any([c.signal, AbortSignal.timeout(c.timeoutMs ?? this.timeoutMs)])
+        : AbortSignal.timeout(c.timeoutMs ?? this.timeoutMs),
     };
   }
 
@@ -508,10 +513,11 @@ export class FlyClient {
   async waitMachine(
     app: string,
     id: string,
-    opts: { states: readonly WaitState[]; timeoutSec?: number; instanceId?: string },
+    opts: { states: readonly WaitState[]; timeoutSec?: number; instanceId?: string; signal?: AbortSignal },
   ): Promise<void> {
     const timeoutSec = Math.min(60, Math.max(1, Math.round(opts.timeoutSec ?? 60)));
     await this.call({
+      signal: opts.signal,
       action: "machine_wait",
       method: "GET",
       path: `${this.machinePath(app, id)}/wait`,

@@ -98,6 +98,12 @@ export class FlyMachineFailedError extends CatwalkError {
   readonly status = 502;
 }
 
+/** The Machine runs, but the MCP server in it does not (the runner's health check says so). */
+export class FlyRunnerFailedError extends CatwalkError {
+  readonly code = "fly.runner_failed";
+  readonly status = 502;
+}
+
 /** The Machine did not reach the wanted state within the configured time. */
 export class FlyTimeoutError extends CatwalkError {
   readonly code = "fly.timeout";

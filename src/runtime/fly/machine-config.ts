@@ -70,17 +70,31 @@ export function appNameFor(prefix: string, dep: FlyDeploymentRef): string {
   return `${prefix}${slug || "mcp"}-${suffix}`.replace(/-+/g, "-");
 }
 
-/** The argv the runner (`catwalk bridge --`) starts inside the Machine; versions are exact. */
+/**
+ * The arguments of `catwalk bridge` (the image ENTRYPOINT) inside the Machine: `--package` with the
+ * exact version, which the runner installs at boot with Catwalk's package cache, then the server's
+ * arguments after `--`; a command deployment is the whole command line after `--`.
+ */
 export function runnerCommand(spec: UpstreamSpec): string[] {
   switch (spec.kind) {
     case "npm":
-      return spec.bin
-        ? ["npx", "--yes", "--package", `${spec.package}@${spec.version}`, "--", spec.bin, ...spec.args]
-        : ["npx", "--yes", `${spec.package}@${spec.version}`, ...spec.args];
+      return [
+        "--package",
+        `npm:${spec.package}@${spec.version}`,
+        ...(spec.bin ? ["--bin", spec.bin] : []),
+        "--",
+        ...spec.args,
+      ];
     case "pypi":
-      return ["uvx", "--from", `${spec.package}==${spec.version}`, spec.entry ?? spec.package, ...spec.args];
+      return [
+        "--package",
+        `pypi:${spec.package}==${spec.version}`,
+        ...(spec.entry ? ["--bin", spec.entry] : []),
+        "--",
+        ...spec.args,
+      ];
     case "command":
-      return [spec.command, ...spec.args];
+      return ["--", spec.command, ...spec.args];
     case "remote":
       throw new FlyUnsupportedError("A remote MCP server is reached directly and is never placed on Fly.", {
         hint: "Deploy it with the remote upstream instead of --runtime fly.",

@@ -128,7 +128,7 @@ describe("place", () => {
     expect(m?.region).toBe("iad");
     const config = m?.config as MachineConfig;
     expect(config.image).toBe("ghcr.io/catwalk-mcp/catwalk-runner:9.9.9");
-    expect(config.init?.cmd).toEqual(["npx", "--yes", "@acme/mcp-notes@1.4.2", "--readonly"]);
+    expect(config.init?.cmd).toEqual(["--package", "npm:@acme/mcp-notes@1.4.2", "--", "--readonly"]);
     expect(config.guest).toEqual({ cpu_kind: "shared", cpus: 1, memory_mb: 512 });
     expect(config.restart).toEqual({ policy: "on-failure", max_retries: 2 });
     expect(config.env).toEqual({ CATWALK_HOST: "0.0.0.0", CATWALK_PORT: "8080", CATWALK_DEPLOYMENT: d.id });
@@ -298,7 +298,7 @@ describe("place", () => {
     expect(update?.headers["fly-machine-lease-nonce"]).toBeString();
     expect(lease?.status).toBe(201);
     const config = fake.machine(placed.app, placed.machineId)?.config as MachineConfig;
-    expect(config.init?.cmd).toContain("@acme/mcp-notes@1.5.0");
+    expect(config.init?.cmd).toContain("npm:@acme/mcp-notes@1.5.0");
   });
 
   test("rotating secrets sets a new version, unsets stale ones and updates the Machine", async () => {
@@ -440,6 +440,86 @@ describe("lifecycle", () => {
   });
 });
 
+describe("driver verbs: find, wake, halt, health, abort", () => {
+  test("find locates the Machine by metadata; halt stops it, wake starts it without waiting", async () => {
+    const d = dep();
+    expect(await fly.find(d)).toBeUndefined();
+    expect(await fly.wake(d)).toBe(false);
+    expect(await fly.halt(d)).toBeUndefined();
+    const placed = await fly.place(input(d));
+    expect((await fly.find(d))?.machineId).toBe(placed.machineId);
+    expect((await fly.halt(d))?.state).toBe("stopped");
+    expect((await fly.halt(d))?.state).toBe("stopped"); // again: nothing to do
+    expect(await fly.wake(d)).toBe(true);
+    expect(fake.recorded("machine_start")).toHaveLength(1);
+    expect((await fly.place(input(d))).state).toBe("started"); // placement waits it out
+  });
+
+  test("health tells a sleeping Machine from a dead or missing one", async () => {
+    const d = dep();
+    const placed = await fly.place(input(d));
+    expect(await fly.health(d)).toMatchObject({ state: "started", dead: false });
+    await fly.suspend(placed);
+    expect(await fly.health(d)).toMatchObject({ state: "suspended", dead: false });
+    await fly.halt(d);
+    expect(await fly.health(d)).toMatchObject({ state: "stopped", dead: false }); // stopped on request
+    await fly.start(placed);
+    fake.inject({ kind: "crash_on_start", times: 3, exitCode: 4 });
+    fake.kill(placed.app, placed.machineId, 1);
+    const deadline = Date.now() + 5_000;
+    while (fake.machine(placed.app, placed.machineId)?.state !== "stopped" && Date.now() < deadline) {
+      await Bun.sleep(10);
+    }
+    const dead = await fly.health(d, { app: placed.app, machineId: placed.machineId });
+    expect(dead.dead).toBe(true);
+    expect(dead.reason).toContain("exited with code 4 after 2 restarts");
+    await client.deleteMachine(placed.app, placed.machineId, { force: true });
+    await Bun.sleep(50);
+    expect(await fly.health(d)).toMatchObject({ state: "missing", dead: true });
+  });
+
+  test("a Machine that exits while placement waits ends the wait at once, not after a wait slice", async () => {
+    const d = dep();
+    fake.inject({ kind: "crash_on_start", times: 1, exitCode: 5 });
+    const slice = new FlyPlacer({
+      client,
+      settings: { ...settings, maxRestarts: 0 },
+      version: "9.9.9",
+      waitSliceSec: 60,
+    });
+    const e = await thrown(slice.place(input(d)));
+    expect(e).toBeInstanceOf(FlyMachineFailedError);
+    const wait = fake.recorded("machine_wait").at(-1);
+    expect(new URLSearchParams(wait?.query).getAll("state")).toEqual(["started", "stopped"]);
+    expect(wait?.status).toBe(200);
+  });
+
+  test("an aborted placement stops before its next step and creates nothing more", async () => {
+    const before = new AbortController();
+    before.abort();
+    const d = dep();
+    expect(((await thrown(fly.place(input(d, { signal: before.signal })))) as Error).name).toBe("AbortError");
+    expect(fake.hasApp(appNameFor("catwalk-", d))).toBe(false);
+
+    const during = new AbortController();
+    const e = dep();
+    const steps: string[] = [];
+    const placing = fly.place(
+      input(e, {
+        signal: during.signal,
+        onProgress: (phase) => {
+          steps.push(phase);
+          if (phase === "booting") during.abort();
+        },
+      }),
+    );
+    expect(((await thrown(placing)) as Error).name).toBe("AbortError");
+    expect(steps).toEqual(["preparing", "booting"]);
+    expect(fake.recorded("machine_create")).toHaveLength(1);
+    expect(fake.recorded("machine_wait")).toHaveLength(0);
+  });
+});
+
 describe("truth: observe, drift and gc", () => {
   test("drift names missing Machines and orphaned apps; gc deletes orphans only with yes", async () => {
     const own = await FakeFlyMachines.start({ transitionMs: 5 });
@@ -516,14 +596,14 @@ describe("machine config", () => {
   test("the runner command pins the exact version for npm, PyPI and commands", () => {
     expect(
       runnerCommand({ kind: "npm", package: "pkg", version: "1.0.0", bin: "pkg-server", args: ["-v"] }),
-    ).toEqual(["npx", "--yes", "--package", "pkg@1.0.0", "--", "pkg-server", "-v"]);
+    ).toEqual(["--package", "npm:pkg@1.0.0", "--bin", "pkg-server", "--", "-v"]);
     expect(runnerCommand({ kind: "pypi", package: "mcp-time", version: "2.1", args: [] })).toEqual([
-      "uvx",
-      "--from",
-      "mcp-time==2.1",
-      "mcp-time",
+      "--package",
+      "pypi:mcp-time==2.1",
+      "--",
     ]);
     expect(runnerCommand({ kind: "command", command: "node", args: ["server.js"] })).toEqual([
+      "--",
       "node",
       "server.js",
     ]);

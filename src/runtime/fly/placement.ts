@@ -50,6 +50,24 @@ export interface PlaceInput {
   bridgeSecret: string;
   /** Overrides the configured primary region for this deployment. */
   region?: string;
+  /** Told what placement is doing, for the deployment's state and log. */
+  onProgress?: (phase: "preparing" | "booting", note: string) => void;
+  /**
+   * Ends the placement before its next step (the deployment stopped or was removed meanwhile): a
+   * placement that went on after its app was deleted would create it again.
+   */
+  signal?: AbortSignal;
+}
+
+/** What the reconciler needs to know about one deployment's Machine. */
+export interface MachineHealth {
+  app: string;
+  machineId: string | undefined;
+  state: MachineState | "missing";
+  /** True when the Machine exited on its own (restarts exhausted) or failed: it will not serve. */
+  dead: boolean;
+  /** Why it is dead or missing, for the deployment's state reason. */
+  reason: string | undefined;
 }
 
 export interface Placement extends FlyRoute {
@@ -128,6 +146,11 @@ export class FlyPlacer {
     const app = this.appName(input.deployment);
     const log = this.opts.log?.child({ deployment: input.deployment.id, app });
 
+    const progress = input.onProgress ?? (() => {});
+    const signal = input.signal;
+    const step = () => signal?.throwIfAborted();
+    progress("preparing", `placing on Fly.io as ${app}`);
+    step();
     await this.ensureApp(app);
     const mac = secretsMac(secrets, input.bridgeSecret);
     const config = machineConfig(this.s, {
@@ -136,22 +159,34 @@ export class FlyPlacer {
       image: this.image,
       secretsMac: mac,
     });
+    step();
     const current = await this.ourMachine(app, input.deployment.id);
+    step();
     const version =
       current?.config.metadata?.[META.secrets] === mac ? undefined : await this.syncSecrets(app, secrets);
+    step();
     await this.ensureIps(app);
+    step();
 
     let machine: Machine;
     if (!current) {
       machine = await this.create(app, config, version, input.region);
       log?.info("fly machine created", { machine: machine.id, region: machine.region });
-      machine = await this.awaitState(app, machine, "started");
+      progress("booting", `created Fly Machine ${machine.id} in ${machine.region}; waiting for it to start`);
+      machine = await this.awaitState(app, machine, "started", signal);
     } else if (current.config.metadata?.[META.config] !== config.metadata?.[META.config]) {
       machine = await this.update(app, current, config, version);
       log?.info("fly machine updated", { machine: machine.id });
-      machine = await this.awaitState(app, machine, "started");
+      progress(
+        "booting",
+        `updated Fly Machine ${machine.id}${version === undefined ? "" : ` (secrets version ${version})`}; waiting for it to start`,
+      );
+      machine = await this.awaitState(app, machine, "started", signal);
     } else {
-      machine = await this.settle(app, current);
+      if (current.state !== "started" && current.state !== "suspended") {
+        progress("booting", `Fly Machine ${current.id} is ${current.state}; bringing it up`);
+      }
+      machine = await this.settle(app, current, signal);
     }
     return this.placement(app, machine, input.bridgeSecret);
   }
@@ -177,6 +212,82 @@ export class FlyPlacer {
   async suspend(ref: MachineRef): Promise<Machine> {
     await this.stateAction(ref, "suspend");
     return this.awaitState(ref.app, await this.client.getMachine(ref.app, ref.machineId), "suspended");
+  }
+
+  /** The deployment's live Machine, found by metadata; undefined when the app or Machine is missing. */
+  async find(dep: FlyDeploymentRef): Promise<(MachineRef & { machine: Machine }) | undefined> {
+    const app = this.appName(dep);
+    try {
+      const machines = await this.client.listMachines(app, { metadata: { [META.deployment]: dep.id } });
+      const live = machines
+        .filter((m) => isLive(m.state) && m.config?.metadata?.[META.deployment] === dep.id)
+        .sort((a, b) => (a.created_at ?? "").localeCompare(b.created_at ?? "") || a.id.localeCompare(b.id));
+      const [m] = live;
+      return m ? { app, machineId: m.id, machine: m } : undefined;
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  /**
+   * Starts the deployment's Machine if it is stopped or suspended, without waiting for it to run
+   * (placement waits). False when there is no Machine yet (placement creates it).
+   */
+  async wake(dep: FlyDeploymentRef): Promise<boolean> {
+    const found = await this.find(dep);
+    if (!found) return false;
+    if (["stopped", "suspended", "created", "failed"].includes(found.machine.state)) {
+      await this.stateAction(found, "start");
+    }
+    return true;
+  }
+
+  /** Stops (or suspends) the deployment's Machine and waits until it is; nothing to do without one. */
+  async halt(dep: FlyDeploymentRef, mode: "stop" | "suspend" = "stop"): Promise<Machine | undefined> {
+    const found = await this.find(dep);
+    if (!found) return undefined;
+    if (found.machine.state === "stopped") return found.machine;
+    if (mode === "suspend" && found.machine.state === "suspended") return found.machine;
+    return mode === "stop" ? this.stop(found) : this.suspend(found);
+  }
+
+  /**
+   * Whether the deployment's Machine can serve: missing (app or Machine gone), dead (exited on its
+   * own with its restarts used up, or failed), or alive (started, suspended, stopped by request or
+   * by Fly Proxy's autostop, or in a transition).
+   */
+  async health(
+    dep: FlyDeploymentRef,
+    observed?: { app: string; machineId?: string | undefined },
+  ): Promise<MachineHealth> {
+    const app = observed?.app ?? this.appName(dep);
+    let machine: Machine | undefined;
+    if (observed?.machineId) {
+      machine = await this.client.getMachine(app, observed.machineId).catch((e: unknown) => {
+        if (isNotFound(e)) return undefined;
+        throw e;
+      });
+    } else machine = (await this.find(dep))?.machine;
+    if (!machine || !isLive(machine.state)) {
+      return {
+        app,
+        machineId: undefined,
+        state: "missing",
+        dead: true,
+        reason: `the Fly Machine of ${app} is gone`,
+      };
+    }
+    const dead = machine.state === "failed" || (machine.state === "stopped" && this.died(machine));
+    return {
+      app,
+      machineId: machine.id,
+      state: machine.state,
+      dead,
+      reason: dead
+        ? `Fly Machine ${machine.id} of ${app} is ${machine.state}: ${this.why(machine)}`
+        : undefined,
+    };
   }
 
   /** Deletes the deployment's app and everything in it (Machines, secrets, IPs). Idempotent. */
@@ -229,11 +340,15 @@ export class FlyPlacer {
     app: string;
     machineId?: string;
     intervalMs?: number;
+    /** Only lines after this time (the cursor is a nanosecond timestamp); default: the latest page. */
+    since?: Date;
     signal: AbortSignal;
     onEntry: (entry: FlyLogEntry) => void;
     onError?: (e: unknown) => void;
   }): Promise<void> {
-    let nextToken: string | undefined;
+    let nextToken: string | undefined = opts.since
+      ? String(BigInt(opts.since.getTime()) * 1_000_000n)
+      : undefined;
     while (!opts.signal.aborted) {
       try {
         const page = await this.fetchLogs(opts.app, { nextToken, machineId: opts.machineId });
@@ -353,13 +468,14 @@ export class FlyPlacer {
    * An unchanged Machine: asleep is fine (Fly Proxy wakes it on the next request); one that died
    * (exited on its own, failed) or never launched is started and must come up.
    */
-  private async settle(app: string, m: Machine): Promise<Machine> {
+  private async settle(app: string, m: Machine, signal?: AbortSignal): Promise<Machine> {
     if (m.state === "started" || m.state === "suspended") return m;
     if (m.state === "stopped" && !this.died(m)) return m;
     if (m.state === "created" || m.state === "failed" || m.state === "stopped") {
       await this.stateAction({ app, machineId: m.id }, "start");
     }
-    return this.awaitState(app, await this.client.getMachine(app, m.id), "started");
+    signal?.throwIfAborted();
+    return this.awaitState(app, await this.client.getMachine(app, m.id), "started", signal);
   }
 
   private placement(app: string, m: Machine, bridgeSecret: string): Placement {
@@ -434,10 +550,16 @@ export class FlyPlacer {
    * the Machine, so a Machine that died (exited with restarts exhausted, failed, destroyed) ends
    * the wait at once with the reason instead of running into the timeout.
    */
-  private async awaitState(app: string, m: Machine, target: WaitState): Promise<Machine> {
+  private async awaitState(
+    app: string,
+    m: Machine,
+    target: WaitState,
+    signal?: AbortSignal,
+  ): Promise<Machine> {
     const deadline = this.clock.now() + this.s.startTimeoutMs;
     let current = m;
     for (;;) {
+      signal?.throwIfAborted();
       if (current.state === target) return current;
       if (target === "started" && this.died(current)) throw this.failed(app, current);
       const remaining = deadline - this.clock.now();
@@ -452,12 +574,19 @@ export class FlyPlacer {
           },
         );
       }
+      // Stopped but not dead (someone asked for it, or Fly restarts it): waiting for "stopped" again
+      // would return at once, so pause before looking again.
+      if (target === "started" && current.state === "stopped")
+        await this.clock.sleep(Math.min(1000, remaining));
       const timeoutSec = Math.max(1, Math.min(this.waitSlice(), Math.ceil(remaining / 1000)));
       try {
+        // Waiting for "stopped" too ends the wait as soon as a Machine that should start exits,
+        // instead of after a whole slice.
         await this.client.waitMachine(app, current.id, {
-          states: [target],
+          states: target === "started" ? ["started", "stopped"] : [target],
           timeoutSec,
-          instanceId: target === "stopped" ? current.instance_id : undefined,
+          instanceId: current.instance_id,
+          signal,
         });
       } catch (e) {
         if (isNotFound(e)) throw this.failed(app, { ...current, state: "destroyed" });
@@ -478,20 +607,22 @@ export class FlyPlacer {
   private died(m: Machine): boolean {
     if (!SETTLED_AFTER_START.has(m.state)) return false;
     if (m.state !== "stopped") return true;
-    const exit = m.events?.find((e) => e.type === "exit");
-    return exit !== undefined && exit.request?.exit_event?.requested_stop !== true;
+    const exit = m.events?.find((e) => e.type === "exit")?.request?.exit_event;
+    return exit !== undefined && exit.requested_stop !== true && exit.restarting !== true;
   }
 
   private failed(app: string, m: Machine): FlyMachineFailedError {
-    const exit = m.events?.find((e) => e.type === "exit")?.request;
-    const code = exit?.exit_event?.exit_code;
-    const why =
-      code === undefined
-        ? `it is ${m.state}`
-        : `the runner exited with code ${code}${exit?.exit_event?.oom_killed ? " (out of memory)" : ""} after ${exit?.restart_count ?? 0} restarts`;
-    return new FlyMachineFailedError(`Fly Machine ${m.id} of ${app} did not start: ${why}.`, {
+    return new FlyMachineFailedError(`Fly Machine ${m.id} of ${app} did not start: ${this.why(m)}.`, {
       hint: `See the deployment logs (or \`fly logs -a ${app}\`); fix the command or credentials and redeploy.`,
     });
+  }
+
+  private why(m: Machine): string {
+    const exit = m.events?.find((e) => e.type === "exit")?.request;
+    const code = exit?.exit_event?.exit_code;
+    if (code === undefined) return `it is ${m.state}`;
+    const oom = exit?.exit_event?.oom_killed ? " (out of memory)" : "";
+    return `the runner exited with code ${code}${oom} after ${exit?.restart_count ?? 0} restarts`;
   }
 
   private async deleteApp(app: string): Promise<void> {
