@@ -321,6 +321,32 @@ describe("package sources", () => {
     ]);
   });
 
+  test("npm:<pkg> whose declared repository GitHub does not show is analysed from registry metadata", async () => {
+    env.npm.add({
+      name: "gone-mcp",
+      versions: [
+        {
+          version: "1.0.0",
+          repository: "github:acme/gone-mcp",
+          bin: { "gone-mcp": "index.js" },
+          dependencies: { "@modelcontextprotocol/sdk": "^1.17.0" },
+        },
+      ],
+    });
+    const out = await analyse("npm:gone-mcp");
+    expect(out.status).toBe("succeeded");
+    expect(out.key).toEqual({ repository: "npm:gone-mcp", subdir: "", commit: "1.0.0" });
+    expect(out.commit).toBeUndefined();
+    expect(out.manifest.repository).toBeUndefined();
+    expect([pkg(out.manifest).identifier.value, pkg(out.manifest).bin?.value]).toEqual([
+      "gone-mcp",
+      "gone-mcp",
+    ]);
+    expect(out.warnings).toContain(
+      "The package declares github.com/acme/gone-mcp, which GitHub does not show (deleted, renamed or private); the analysis uses registry metadata only.",
+    );
+  });
+
   test("pypi:<project>==<version> normalizes the name and keeps the version", async () => {
     const out = await analyse("pypi:Notes_MCP==0.2.0");
     expect(out.key).toEqual({ repository: "pypi:notes-mcp", subdir: "", commit: "0.2.0" });

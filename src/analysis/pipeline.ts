@@ -141,9 +141,8 @@ export async function resolveSource(
     subdir: "",
     commit: check.version,
   };
-  const declared = githubRepoOf(check.declaredRepository);
-  if (!declared) {
-    warnings.push(`The package declares no GitHub repository; the analysis uses registry metadata only.`);
+  const registryOnly = (why: string): Resolved => {
+    warnings.push(`${why}; the analysis uses registry metadata only.`);
     return {
       source,
       sourceText,
@@ -155,8 +154,20 @@ export async function resolveSource(
       key,
       warnings,
     };
+  };
+  const declared = githubRepoOf(check.declaredRepository);
+  if (!declared) return registryOnly("The package declares no GitHub repository");
+  const repo = await gh.repo(declared.owner, declared.repo).catch((e: unknown) => {
+    // A deleted, renamed or private repository is a fact about the package, not a transient
+    // failure: the published package is still analysable (and cacheable) from its registry entry.
+    if (e instanceof CatwalkError && e.code === "github.not_found") return undefined;
+    throw e;
+  });
+  if (!repo) {
+    return registryOnly(
+      `The package declares github.com/${declared.owner}/${declared.repo}, which GitHub does not show (deleted, renamed or private)`,
+    );
   }
-  const repo = await gh.repo(declared.owner, declared.repo);
   let commit = check.gitHead ? await gh.commit(repo.owner, repo.repo, check.gitHead) : undefined;
   let ref = check.gitHead;
   if (!commit) {
