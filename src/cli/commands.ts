@@ -6,6 +6,7 @@ import { config } from "./config-cmd.ts";
 import { deploy, ls, rm } from "./deployments.ts";
 import { search } from "./search.ts";
 import { serve } from "./serve.ts";
+import { tui } from "./tui.ts";
 
 /**
  * The static command table. Commands are looked up here, never discovered from the filesystem,
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   config,
   clients,
   connectCode,
+  tui,
 ];
 
 export function findCommand(name: string): Command | undefined {
