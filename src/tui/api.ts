@@ -111,6 +111,14 @@ export class TuiApi {
     return this.client.post<Created>("/api/deployments", body);
   }
 
+  /** Sets and unsets credentials (write-only); the server restarts a running deployment. */
+  setEnv(id: string, change: { set?: Record<string, string>; unset?: string[] }): Promise<Deployment> {
+    return this.client.post<Deployment>(`${dep(id)}/env`, {
+      set: change.set ?? {},
+      unset: change.unset ?? [],
+    });
+  }
+
   async tokens(id: string): Promise<TokenInfo[]> {
     return (await this.client.get<{ tokens: TokenInfo[] }>(`${dep(id)}/tokens`)).tokens;
   }

@@ -72,6 +72,26 @@ describe("deployment detail", () => {
     expect(f).toMatch(/Activity\s+\d+ sessions? · [2-9]\d* calls/);
   });
 
+  test("v sets a variable with its value masked, u unsets it; the values never show", async () => {
+    ui = open();
+    await ui.waitFor("v set variable");
+    await ui.press("v");
+    await ui.type("API_KEY\r");
+    await ui.waitFor("Value of API_KEY (ctrl-r shows):");
+    await ui.type("s3cret-value");
+    let f = await ui.waitFor("••••••••••••");
+    expect(f).not.toContain("s3cret-value");
+    await ui.press("enter");
+    f = await ui.waitFor(
+      (x) => x.includes("✔ API_KEY set; echo restarts") && /Env\s+API_KEY \(secret\)/.test(x),
+    );
+    expect(f).not.toContain("s3cret-value");
+    await ui.waitFor("echo  ● running");
+    await ui.press("u");
+    await ui.type("API_KEY\r");
+    await ui.waitFor(/Env\s+none/);
+  });
+
   test("a new token is shown once with a copy hint, works at the gateway, and is gone when dismissed", async () => {
     ui = open();
     await ui.waitFor("[1 Overview]");

@@ -5,10 +5,12 @@ import type { Action, CatwalkEvent, Deployment, LogLine } from "../api.ts";
 import { Footer, type Hint } from "../components/Footer.tsx";
 import { ConfirmLine, StatusLine } from "../components/Notice.tsx";
 import { StateBadge } from "../components/StateBadge.tsx";
+import { TextInput } from "../components/TextInput.tsx";
 import { ago, clock, ms, padEnd, plural, truncate } from "../format.ts";
 import { errorText, useAction, useApi, useResource, useTick } from "../hooks.tsx";
+import { editLine, is, type Keypress, type LineState, line } from "../keys.ts";
 import type { KeyHandler } from "../screen.tsx";
-import { type DetailTab, useKeys, useLayout, useNav } from "../screen.tsx";
+import { type DetailTab, useKeys, useLayout, useNav, useSubKeys } from "../screen.tsx";
 import { useColor } from "../theme.tsx";
 import { Calls, callOutcome } from "./detail/Calls.tsx";
 import { Clients } from "./detail/Clients.tsx";
@@ -42,17 +44,85 @@ function Label({ children }: { children: string }) {
   return <Text bold>{padEnd(children, 11)}</Text>;
 }
 
-function Overview({ dep, width, height, events }: TabProps) {
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+type EnvPrompt =
+  | { kind: "name"; line: LineState }
+  | { kind: "value"; name: string; line: LineState; reveal: boolean }
+  | { kind: "unset"; line: LineState };
+
+/** `v` sets a variable (name, then its value masked), `u` unsets one; both restart it. */
+function useEnvPrompt(dep: Deployment, act: Act) {
+  const api = useApi();
+  const [prompt, setPrompt] = useState<EnvPrompt | undefined>(undefined);
+  const finish = (p: EnvPrompt) => {
+    const name = p.kind === "value" ? p.name : p.line.value.trim();
+    if (!ENV_NAME.test(name)) {
+      act.say("A variable name is letters, digits and underscores, not starting with a digit.", true);
+      return;
+    }
+    if (p.kind === "name") return setPrompt({ kind: "value", name, line: line(), reveal: false });
+    setPrompt(undefined);
+    const change = p.kind === "value" ? { set: { [name]: p.line.value } } : { unset: [name] };
+    const verb = p.kind === "value" ? "set" : "unset";
+    void act.run(
+      `${verb}ting ${name}…`,
+      () => api.setEnv(dep.id, change),
+      () => `${name} ${verb}; ${dep.slug} restarts`,
+    );
+  };
+  const handle = (k: Keypress): boolean => {
+    if (!prompt) {
+      if (k.ch === "v") setPrompt({ kind: "name", line: line() });
+      else if (k.ch === "u") setPrompt({ kind: "unset", line: line() });
+      else return false;
+      return true;
+    }
+    if (is.escape(k)) setPrompt(undefined);
+    else if (is.enter(k)) finish(prompt);
+    else if (prompt.kind === "value" && is.ctrl(k, "r")) setPrompt({ ...prompt, reveal: !prompt.reveal });
+    else {
+      const next = editLine(prompt.line, k);
+      if (next) setPrompt({ ...prompt, line: next });
+    }
+    return true;
+  };
+  return { prompt, handle };
+}
+
+function EnvPromptLine({ prompt, width }: { prompt: EnvPrompt; width: number }) {
+  const label =
+    prompt.kind === "name"
+      ? "Set variable, name: "
+      : prompt.kind === "unset"
+        ? "Unset variable: "
+        : `Value of ${prompt.name} (ctrl-r shows): `;
+  return (
+    <Text wrap="truncate">
+      <Text bold>{label}</Text>
+      <TextInput
+        state={prompt.line}
+        focused
+        width={Math.max(8, width - label.length - 1)}
+        mask={prompt.kind === "value" && !prompt.reveal}
+      />
+    </Text>
+  );
+}
+
+function Overview({ dep, width, height, events, keys, act }: TabProps) {
   const color = useColor();
   const { lines } = useLogLines(dep.id);
+  const env = useEnvPrompt(dep, act);
+  useSubKeys(keys, env.handle);
   const calls = events
     .filter((e) => e.type === "mcp.call")
     .slice(-4)
     .reverse();
   const a = dep.activity;
-  const env = dep.env.map((e) => (e.secret ? `${e.name} (secret)` : e.name)).join(" · ") || "none";
+  const names = dep.env.map((e) => (e.secret ? `${e.name} (secret)` : e.name)).join(" · ") || "none";
   const reason = dep.stateReason ? dep.stateReason.split("\n")[0] : undefined;
-  const fixed = 6 + (reason ? 1 : 0);
+  const fixed = 7 + (reason ? 1 : 0);
   const callRows = Math.max(1, calls.length);
   const logRows = Math.max(1, height - fixed - 2 - callRows);
   const row = (label: string, value: string, tone?: string) => (
@@ -70,7 +140,7 @@ function Overview({ dep, width, height, events }: TabProps) {
       {row("Runtime", runtime)}
       {reason ? row("Reason", reason, "red") : null}
       {row("Activity", activity)}
-      {row("Env", env)}
+      {row("Env", names)}
       <Text bold>Recent calls</Text>
       {calls.length === 0 ? <Text dimColor> none yet</Text> : null}
       {calls.map((e) => (
@@ -87,6 +157,18 @@ function Overview({ dep, width, height, events }: TabProps) {
         </Text>
       ))}
       {lines.length === 0 ? <Text dimColor> no log lines yet</Text> : null}
+      <Box flexGrow={1} />
+      {env.prompt ? (
+        <EnvPromptLine prompt={env.prompt} width={width} />
+      ) : (
+        <Footer
+          hints={[
+            ["v", "set variable"],
+            ["u", "unset variable"],
+          ]}
+          width={width}
+        />
+      )}
     </Box>
   );
 }

@@ -8,7 +8,6 @@ import { ms, padEnd } from "../format.ts";
 import { errorText, useApi, useResource, useStream } from "../hooks.tsx";
 import { useKeys, useLayout } from "../screen.tsx";
 import { stateStyle } from "../theme.tsx";
-import { clientName } from "./detail/Calls.tsx";
 
 const MAX_EVENTS = 2000;
 
@@ -31,8 +30,8 @@ export function describe(e: CatwalkEvent): string {
       return `session ${str(d.sessionId).slice(0, 12)}${d.reason ? ` (${str(d.reason)})` : ""}`;
     case "mcp.call":
       return `${str(d.method)}${d.name ? ` ${str(d.name)}` : ""}  ${ms(Number(d.durationMs))}  ${
-        d.ok ? "ok" : `error ${String(d.errorCode ?? "")}`
-      }${d.client ? `  ${clientName(d.client)}` : ""}`;
+        d.ok ? "ok" : `error ${String(d.errorCode ?? "")}`.trim()
+      }`;
     default:
       if (e.type.startsWith("token.")) return `token ${str(d.name ?? d.tokenId)}`;
       return Object.entries(d)
@@ -54,7 +53,7 @@ export function eventItem(e: CatwalkEvent, slugOf: (id: string | null) => string
     key: e.id,
     time: e.time,
     mark: e.type === "mcp.call" ? (e.data.ok ? "·" : "✖") : "▸",
-    text: `${padEnd(e.type, 19)} ${padEnd(slugOf(e.deploymentId), 16)} ${describe(e)}`,
+    text: `${padEnd(e.type, 18)} ${padEnd(slugOf(e.deploymentId), 14)} ${describe(e)}`,
     color: tone(e),
   };
 }

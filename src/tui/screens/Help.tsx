@@ -38,6 +38,7 @@ export const HELP: [section: string, keys: [key: string, what: string][]][] = [
   [
     "Deployment tabs",
     [
+      ["v u", "set / unset a variable"],
       ["c", "create token / connect code"],
       ["r", "rotate token (asks first)"],
       ["x", "revoke token / client"],

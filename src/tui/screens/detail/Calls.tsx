@@ -3,7 +3,7 @@ import { useState } from "react";
 import type { CatwalkEvent } from "../../api.ts";
 import { Footer } from "../../components/Footer.tsx";
 import { type Column, Table } from "../../components/Table.tsx";
-import { clock, ms } from "../../format.ts";
+import { clock, ms, plural } from "../../format.ts";
 import { useApi, useResource } from "../../hooks.tsx";
 import { is } from "../../keys.ts";
 import { useSubKeys } from "../../screen.tsx";
@@ -60,7 +60,7 @@ export function Calls({ dep, width, height, keys, events }: TabProps) {
     <Box flexDirection="column" width={width} height={height}>
       <Text wrap="truncate" dimColor>
         {s
-          ? `since start: ${s.calls} calls · ${s.errors} errors · ${s.callsPerMinute}/min · p50 ${ms(s.p50Ms)} · p99 ${ms(s.p99Ms)}`
+          ? `since start: ${plural(s.calls, "call")} · ${plural(s.errors, "error")} · ${s.callsPerMinute}/min · p50 ${ms(s.p50Ms)} · p99 ${ms(s.p99Ms)}`
           : " "}
       </Text>
       <Table

@@ -199,10 +199,7 @@ export function CredentialsStep({ w, set, go, keys, width, height }: StepProps) 
         detail={`${names.length} field${names.length === 1 ? "" : "s"} · * required`}
       />
       <Text dimColor wrap="truncate">
-        {truncate(
-          "Values are stored encrypted and never shown again; secrets are masked as you type.",
-          width,
-        )}
+        {truncate("Stored encrypted, never shown again; secrets are masked as you type.", width)}
       </Text>
       <Box flexDirection="column" height={room}>
         {visible.map((n) => (

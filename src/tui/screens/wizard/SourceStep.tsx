@@ -12,8 +12,8 @@ import { StepBar } from "./StepBar.tsx";
 const EXAMPLES: [string, string][] = [
   ["https://github.com/<owner>/<repo>[/tree/<ref>/<dir>]", "analysed first"],
   ["npm:<package>[@<version>]", "analysed first"],
-  ["pypi:<project>[==<version>]", "analysed first (runs with uvx)"],
-  ["https://<host>/<path>", "a remote MCP server, proxied as is"],
+  ["pypi:<project>[==<version>]", "analysed first (uvx)"],
+  ["https://<host>/<path>", "remote server, as is"],
 ];
 
 /** Step 1: where the server comes from. Every key typed is text; enter goes on. */
