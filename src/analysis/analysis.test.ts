@@ -321,6 +321,46 @@ describe("package sources", () => {
     ]);
   });
 
+  test("npm:<pkg> whose declared repository GitHub does not show is analysed from registry metadata", async () => {
+    env.npm.add({
+      name: "gone-mcp",
+      versions: [
+        {
+          version: "1.0.0",
+          repository: "github:acme/gone-mcp",
+          bin: { "gone-mcp": "index.js" },
+          dependencies: { "@modelcontextprotocol/sdk": "^1.17.0" },
+        },
+      ],
+    });
+    const out = await analyse("npm:gone-mcp");
+    expect(out.status).toBe("succeeded");
+    expect(out.key).toEqual({ repository: "npm:gone-mcp", subdir: "", commit: "1.0.0" });
+    expect(out.commit).toBeUndefined();
+    expect(out.manifest.repository).toBeUndefined();
+    expect([pkg(out.manifest).identifier.value, pkg(out.manifest).bin?.value]).toEqual([
+      "gone-mcp",
+      "gone-mcp",
+    ]);
+    expect(out.warnings).toContain(
+      "The package declares github.com/acme/gone-mcp, which GitHub does not show (deleted, renamed or private); the analysis uses registry metadata only.",
+    );
+  });
+
+  test("npm:<pkg> analysed while GitHub is down is cached apart from a full analysis", async () => {
+    env.github.fail({ path: "/repos/acme/weather-mcp", status: 502, times: 1 });
+    const degraded = await analyse("npm:@acme/weather-mcp");
+    expect(degraded.status).toBe("succeeded");
+    expect(degraded.commit).toBeUndefined();
+    expect(degraded.key.subdir).toBe("#registry-only");
+    expect(degraded.warnings.some((w) => w.startsWith("GitHub could not be read for acme/weather-mcp"))).toBe(
+      true,
+    );
+    const full = await analyse("npm:@acme/weather-mcp");
+    expect(full.key.subdir).toBe("");
+    expect(full.commit).toBe(env.github.commitOf("acme/weather-mcp"));
+  });
+
   test("pypi:<project>==<version> normalizes the name and keeps the version", async () => {
     const out = await analyse("pypi:Notes_MCP==0.2.0");
     expect(out.key).toEqual({ repository: "pypi:notes-mcp", subdir: "", commit: "0.2.0" });

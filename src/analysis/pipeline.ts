@@ -97,6 +97,12 @@ function noDefaultBranch(repo: RepoInfo): GitHubRefNotFoundError {
   );
 }
 
+/**
+ * Cache-key marker for a package analysed from its registry entry alone because GitHub could not
+ * be reached. It is not a path a repository can hold, so it never collides with a real subdir.
+ */
+const DEGRADED_SUBDIR = "#registry-only";
+
 /** The fetching step: source → repository commit and/or exact package version, and the cache key. */
 export async function resolveSource(
   source: Source,
@@ -141,7 +147,7 @@ export async function resolveSource(
     subdir: "",
     commit: check.version,
   };
-  const registryOnly = (why: string): Resolved => {
+  const registryOnly = (why: string, keySubdir = ""): Resolved => {
     warnings.push(`${why}; the analysis uses registry metadata only.`);
     return {
       source,
@@ -151,20 +157,31 @@ export async function resolveSource(
       ref: undefined,
       subdir: "",
       sourcePackage: check,
-      key,
+      key: { ...key, subdir: keySubdir },
       warnings,
     };
   };
   const declared = githubRepoOf(check.declaredRepository);
   if (!declared) return registryOnly("The package declares no GitHub repository");
-  // For a package, the repository is supporting evidence: when GitHub cannot be read (offline,
-  // rate-limited, private, gone), the registry's own metadata still describes the package.
+  // For a package, the repository is supporting evidence. A deleted, renamed or private
+  // repository is a fact about the package, so the registry-only result is cached under the
+  // package's own key. Any other failure (offline, rate-limited, 5xx) is transient: the result
+  // still comes from the registry, but under a separate key, so a later analysis with GitHub
+  // reachable is not answered from this degraded one.
   let repo: RepoInfo;
   try {
     repo = await gh.repo(declared.owner, declared.repo);
   } catch (e) {
     if (!(e instanceof CatwalkError)) throw e;
-    return registryOnly(`GitHub could not be read for ${declared.owner}/${declared.repo} (${e.message})`);
+    if (e.code === "github.not_found") {
+      return registryOnly(
+        `The package declares github.com/${declared.owner}/${declared.repo}, which GitHub does not show (deleted, renamed or private)`,
+      );
+    }
+    return registryOnly(
+      `GitHub could not be read for ${declared.owner}/${declared.repo} (${e.message})`,
+      DEGRADED_SUBDIR,
+    );
   }
   let commit = check.gitHead ? await gh.commit(repo.owner, repo.repo, check.gitHead) : undefined;
   let ref = check.gitHead;

@@ -16,6 +16,7 @@ import { search } from "./search.ts";
 import { serve } from "./serve.ts";
 import { metrics, status } from "./status.ts";
 import { token } from "./token.ts";
+import { tui } from "./tui.ts";
 
 /**
  * The static command table. Commands are looked up here, never discovered from the filesystem,
@@ -23,6 +24,7 @@ import { token } from "./token.ts";
  */
 export const COMMANDS: readonly Command[] = [
   serve,
+  tui,
   status,
   deploy,
   ls,

@@ -24,6 +24,8 @@ export interface FakePackage {
   version: string;
   /** package.json `bin`; default `{ <unscoped name>: "server.js" }`. */
   bin?: string | Record<string, string>;
+  /** More package.json fields (e.g. `mcpName`, `description`), in the tarball and the packument. */
+  meta?: Record<string, unknown>;
 }
 
 export interface FakeRegistry {
@@ -43,6 +45,7 @@ function pack(pkg: FakePackage): Buffer {
   mkdirSync(root);
   const unscoped = pkg.name.slice(pkg.name.indexOf("/") + 1);
   const manifest = {
+    ...pkg.meta,
     name: pkg.name,
     version: pkg.version,
     type: "commonjs",
@@ -96,6 +99,7 @@ export function fakeNpmRegistry(packages: FakePackage[]): FakeRegistry {
     const doc = docs.get(pkg.name) ?? { name: pkg.name, "dist-tags": {}, versions: {} };
     (doc["dist-tags"] as Record<string, string>).latest = pkg.version;
     (doc.versions as Record<string, unknown>)[pkg.version] = {
+      ...pkg.meta,
       name: pkg.name,
       version: pkg.version,
       dist: { tarball: `${url}${file}`, integrity, shasum },
