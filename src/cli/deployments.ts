@@ -102,9 +102,9 @@ export const deploy: Command = {
   name: "deploy",
   summary: "Deploy an MCP server and print its endpoint and token",
   usage:
-    'catwalk deploy <source> [--name N] [--env KEY=VALUE]... [--arg ARG]... [--session-mode isolated|shared] [--runtime local|fly] [--header "Name: value"]... [--json] [--no-wait]',
+    'catwalk deploy <source> [--name N] [--env KEY=VALUE]... [--arg ARG]... [--session-mode isolated|shared] [--runtime local|fly] [--header "Name: value"]... [--analyze] [--json] [--no-wait]',
   description: [
-    "<source> is npm:<package>[@version], pypi:<package>[==version], a GitHub repository URL, or a remote http(s):// MCP endpoint.",
+    "<source> is npm:<package>[@version], pypi:<package>[==version], registry:<name> (official MCP registry, see `catwalk search`), a GitHub repository URL (analysed first), or a remote http(s):// MCP endpoint.",
     "The token is printed once; only its hash is stored. --env KEY without =VALUE takes the value from your shell.",
     "Waits until the deployment runs (or fails) unless --no-wait; exits 7 when it fails.",
   ].join("\n"),

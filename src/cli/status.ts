@@ -31,7 +31,10 @@ export const status: Command = {
       .map(([s, n]) => `${n} ${s}`)
       .join(", ");
     ctx.io.out(`catwalk ${health.version} at ${client.target.url}: ${health.status}`);
-    ctx.io.out(`${deployments.length} deployments${states ? ` (${states})` : ""}, ${sessions} open sessions`);
+    const count = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+    ctx.io.out(
+      `${count(deployments.length, "deployment")}${states ? ` (${states})` : ""}, ${count(sessions, "open session")}`,
+    );
     return EXIT.ok;
   },
 };

@@ -15,6 +15,17 @@ describe("compiled binary from an empty directory", () => {
     expect(existsSync(join(dir, "node_modules"))).toBe(false);
   });
 
+  test("output into a pipe its reader already closed ends quietly with exit 0", () => {
+    const { dir, bin } = isolatedBinary();
+    // `true` exits at once; catwalk starts writing 300 ms later into a pipe nobody reads.
+    const res = Bun.spawnSync(
+      ["bash", "-o", "pipefail", "-c", `{ sleep 0.3; exec "${bin}" config schema; } | true; echo "exit=$?"`],
+      { cwd: dir, env: baseEnv(dir), stdout: "pipe", stderr: "pipe" },
+    );
+    expect(res.stdout.toString().trim()).toBe("exit=0");
+    expect(res.stderr.toString()).toBe("");
+  });
+
   test("serve answers health, refuses no token with 401 and uses the token file, ignoring .env and bunfig.toml", async () => {
     const { dir, bin } = isolatedBinary();
     // If the binary loaded these it would fail to start (invalid level) or use the wrong dir.
