@@ -34,6 +34,11 @@ export async function rotateAdminToken(db: Db, dataDir: string): Promise<string>
   return token;
 }
 
+/** Makes `token` (read from this data dir's token file) the admin token of `db`, e.g. a restored backup. */
+export async function adoptAdminToken(db: Db, token: string): Promise<void> {
+  await setMeta(db, HASH_KEY, hashToken(token));
+}
+
 /** First start: creates the admin token. Returns it when it was created now, otherwise undefined. */
 export async function ensureAdminToken(db: Db, dataDir: string): Promise<string | undefined> {
   if (await getMeta(db, HASH_KEY)) return undefined;

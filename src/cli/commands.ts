@@ -9,7 +9,7 @@ import { connect } from "./connect.ts";
 import { deploy, ls, rm } from "./deployments.ts";
 import { env } from "./env.ts";
 import { fly } from "./fly.ts";
-import { backup, keys } from "./keys.ts";
+import { backup, keys, restore } from "./keys.ts";
 import { restart, show, start, stop, update } from "./lifecycle.ts";
 import { events, logs } from "./logs.ts";
 import { search } from "./search.ts";
@@ -46,6 +46,7 @@ export const COMMANDS: readonly Command[] = [
   connectCode,
   keys,
   backup,
+  restore,
   fly,
   metrics,
   admin,

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openApp } from "../app/app.ts";
+import { restoreBackup } from "../backup/restore.ts";
 import { rotateKeys } from "../keys/rotate.ts";
 import { silent } from "../log/log.ts";
 import { SERVER_FILE } from "../server/server.ts";
@@ -132,6 +133,60 @@ export const backup: Command = {
       ctx.io.out(
         `wrote ${file} (${(bytes.byteLength / 1024).toFixed(0)} KiB); restore it with the master key of this server`,
       );
+    return EXIT.ok;
+  },
+};
+
+export const restore: Command = {
+  name: "restore",
+  summary: "Replace a stopped server's database with a backup, after checking the backup",
+  usage: "catwalk restore <file> [--data-dir DIR] [--config FILE] [--json]",
+  description: [
+    "Stop the server first. The backup is checked on a copy: it must be a Catwalk database (an older one is migrated) and the data dir's master key (master.key or CATWALK_MASTER_KEY) must open its secrets; otherwise nothing changes.",
+    "The database it replaces is kept as catwalk.db.before-restore-<time>. The data dir's admin token keeps working.",
+  ].join("\n"),
+  options: {
+    config: { type: "string", value: "FILE", description: "Config file (env CATWALK_CONFIG)" },
+    ...JSON_OPTION,
+    "data-dir": { type: "string", value: "DIR", description: "Data dir (default $XDG_DATA_HOME/catwalk)" },
+  },
+  positionals: [1, 1],
+  async run(ctx) {
+    const file = ctx.args.positionals[0] as string;
+    const { config } = configFromFlags(ctx);
+    if (config.databaseUrl && !config.databaseUrl.startsWith("file:")) {
+      throw new UsageError("This server uses a remote libsql database; restore it on the database server.", {
+        hint: "For Turso use its point-in-time restore; for sqld restore its data directory.",
+      });
+    }
+    if (config.databaseUrl) {
+      throw new UsageError(
+        "restore puts the backup at <data-dir>/catwalk.db, but CATWALK_DATABASE_URL names another file.",
+        {
+          hint: `Stop the server and copy the backup to ${config.databaseUrl.slice("file:".length)} yourself, or unset CATWALK_DATABASE_URL.`,
+        },
+      );
+    }
+    if (serverRunning(config.dataDir)) {
+      throw new UsageError(`A server is running on ${config.dataDir}.`, {
+        hint: "Stop it (e.g. systemctl stop catwalk), restore, then start it again.",
+      });
+    }
+    const done = await restoreBackup({ file, dataDir: config.dataDir, masterKey: config.masterKey });
+    if (ctx.bool("json")) {
+      printJson(ctx.io, { file, dataDir: config.dataDir, ...done });
+      return EXIT.ok;
+    }
+    ctx.io.out(
+      `restored ${file} into ${config.dataDir} (${done.deployments} deployment${done.deployments === 1 ? "" : "s"})`,
+    );
+    if (done.migrated.length > 0) ctx.io.err(`migrated the backup: ${done.migrated.join(", ")}`);
+    if (done.previous) ctx.io.err(`the replaced database is kept at ${done.previous}`);
+    if (done.adminToken === "backup")
+      ctx.io.err(
+        "no admin-token file here: the backup's admin token is in force (`catwalk admin token --rotate` makes a new one)",
+      );
+    ctx.io.err("start the server; running deployments start again");
     return EXIT.ok;
   },
 };

@@ -9,7 +9,7 @@ import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamable
 import { cli } from "../helpers/cli.ts";
 import { connectLegacy, deploy } from "../helpers/mcp.ts";
 import { fakeNpmRegistry } from "../helpers/npm-registry.ts";
-import { startServerProcess } from "../helpers/process-server.ts";
+import { type ServerProcess, startServerProcess } from "../helpers/process-server.ts";
 import { startTestServer, tempDir } from "../helpers/server.ts";
 import { fixtureSpec } from "../helpers/upstream.ts";
 
@@ -301,6 +301,101 @@ describe("crash loops, revocation and restarts", () => {
       await again.close();
     } finally {
       await server.kill("SIGTERM");
+    }
+  }, 90_000);
+});
+
+describe("backup and restore", () => {
+  const post = (server: ServerProcess, path: string, body: unknown) =>
+    server.api(path, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  const running = (server: ServerProcess, id: string) =>
+    waitFor(`${id} running`, async () => {
+      const info = (await (await server.api(`/api/deployments/${id}`)).json()) as { state: string };
+      return info.state === "running" ? true : undefined;
+    });
+
+  test("a backup restored into the stopped server brings back what was removed, secrets and tokens included", async () => {
+    let server = await startServerProcess({ env: ALLOW });
+    const target = { CATWALK_SERVER: server.url, CATWALK_TOKEN: server.token };
+    const dir = tempDir();
+    try {
+      const res = await post(server, "/api/deployments", {
+        command: argv("echo-server.ts"),
+        name: "precious",
+        env: { PRECIOUS_KEY: "restored-secret-42" },
+      });
+      const dep = (await res.json()) as { id: string; url: string; token: string };
+      await running(server, dep.id);
+      expect((await cli(["backup", join(dir, "snap.db")], target)).code).toBe(0);
+      expect((await cli(["rm", "precious"], target)).code).toBe(0);
+
+      const busy = await cli(["restore", join(dir, "snap.db"), "--data-dir", server.dataDir]);
+      expect([busy.code, busy.err]).toEqual([2, expect.stringContaining("A server is running")]);
+
+      await server.kill("SIGTERM");
+      const done = await cli(["restore", join(dir, "snap.db"), "--data-dir", server.dataDir, "--json"]);
+      expect(done.code).toBe(0);
+      const result = JSON.parse(done.out) as { deployments: number; previous: string; adminToken: string };
+      expect([result.deployments, result.adminToken]).toEqual([1, "kept"]);
+      expect(readdirSync(server.dataDir)).toContain(result.previous.split("/").pop() as string);
+
+      server = await server.restart();
+      await running(server, dep.id);
+      const c = await connectLegacy(dep);
+      expect(text(await c.client.callTool({ name: "env", arguments: { name: "PRECIOUS_KEY" } }))).toBe(
+        "restored-secret-42",
+      );
+      await c.close();
+    } finally {
+      await server.kill("SIGTERM");
+    }
+  }, 90_000);
+
+  test("a backup the data dir's key cannot open, or a file that is no backup, changes nothing", async () => {
+    const first = await startServerProcess({ env: ALLOW });
+    const other = await startServerProcess({ env: ALLOW });
+    const dir = tempDir();
+    try {
+      await post(first, "/api/deployments", {
+        command: argv("echo-server.ts"),
+        name: "keyed",
+        env: { SOME_KEY: "v" },
+      });
+      const snap = join(dir, "first.db");
+      expect(
+        (await cli(["backup", snap], { CATWALK_SERVER: first.url, CATWALK_TOKEN: first.token })).code,
+      ).toBe(0);
+      await other.kill("SIGTERM");
+      const before = readdirSync(other.dataDir).sort();
+
+      const wrongKey = await cli(["restore", snap, "--data-dir", other.dataDir]);
+      expect(wrongKey.code).toBe(2);
+      expect(wrongKey.err).toContain("does not open the secrets");
+      expect(wrongKey.err).toContain("CATWALK_MASTER_KEY");
+
+      const textFile = join(dir, "notes.txt");
+      await Bun.write(textFile, "not a database at all, just some words\n".repeat(200));
+      const garbage = await cli(["restore", textFile, "--data-dir", other.dataDir]);
+      expect([garbage.code, garbage.err]).toEqual([2, expect.stringContaining("cannot be restored")]);
+
+      const empty = join(dir, "empty.db");
+      await Bun.write(empty, "");
+      const none = await cli(["restore", empty, "--data-dir", other.dataDir]);
+      expect([none.code, none.err]).toEqual([2, expect.stringContaining("is not a Catwalk backup")]);
+
+      const missing = await cli(["restore", join(dir, "nope.db"), "--data-dir", other.dataDir]);
+      expect(missing.code).toBe(3);
+
+      expect(readdirSync(other.dataDir).sort()).toEqual(before);
+      const again = await other.restart();
+      expect((await again.api("/api/deployments")).status).toBe(200);
+      await again.kill("SIGTERM");
+    } finally {
+      await first.kill("SIGTERM");
     }
   }, 90_000);
 });
