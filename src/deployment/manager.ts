@@ -180,6 +180,11 @@ function stoppedPool(slug: string): UpstreamPool {
  * run, records every transition as an event, and a reconciler brings each deployment back to its
  * desired state at boot and periodically. Gateway lookups by slug are answered from memory.
  */
+export class CredentialNotSetError extends CatwalkError {
+  readonly code = "deployment.credential_not_set";
+  readonly status = 422;
+}
+
 export class DeploymentManager {
   private readonly live = new Map<string, Live>();
   private readonly rows = new Map<string, Row>();
@@ -399,6 +404,10 @@ export class DeploymentManager {
   /** Sets and unsets credentials (write-only); a running deployment restarts to pick them up. */
   async setEnv(ref: string, input: EnvInput): Promise<DeploymentInfo> {
     const row = await findDeployment(this.db, ref);
+    await this.assertSet(
+      row,
+      input.unset.filter((n) => !(n in input.set)),
+    );
     this.app.log.redactor.add(...Object.values(input.set));
     this.deps.drivers?.[row.runtime]?.check?.(row.upstream, input.set);
     const schema = row.credentialSchema;
@@ -426,6 +435,24 @@ export class DeploymentManager {
     this.deps.bus.publish("credentials.updated", row.id, { names });
     if (row.desiredState === "running") return this.restart(row.id);
     return this.info(row);
+  }
+
+  /** Unsetting a name that is not set is a typo more often than not: say so, change nothing. */
+  private async assertSet(row: Row, names: string[]): Promise<void> {
+    if (names.length === 0) return;
+    const set = (await credentialNames(this.db, row.id))
+      .map((c) => c.name)
+      .filter((n) => !n.startsWith("runtime:"));
+    const absent = names.filter((n) => !set.includes(n));
+    if (absent.length === 0) return;
+    throw new CredentialNotSetError(
+      `${absent.join(", ")} ${absent.length === 1 ? "is" : "are"} not set on ${row.slug}; nothing was changed.`,
+      {
+        hint: set.length
+          ? `Set on ${row.slug}: ${set.join(", ")}. Names are case-sensitive.`
+          : `${row.slug} has no credentials.`,
+      },
+    );
   }
 
   async remove(ref: string): Promise<DeploymentInfo> {

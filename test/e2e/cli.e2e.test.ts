@@ -138,6 +138,9 @@ describe("deployment commands", () => {
     }[];
     expect(got[0]?.text).toBe(secret);
     await c.close();
+    const typo = await cli(["env", "set", "configured", "--unset", "API_KEYS"], env);
+    expect([typo.code, typo.err]).toEqual([2, expect.stringContaining("API_KEYS is not set on configured")]);
+    expect(typo.err).toContain("Set on configured: API_KEY.");
     const unset = await cli(["env", "set", "configured", "--unset", "API_KEY"], env);
     expect(unset.code).toBe(0);
     expect(JSON.parse((await cli(["env", "ls", "configured", "--json"], env)).out)).toEqual([]);
