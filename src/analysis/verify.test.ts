@@ -1,12 +1,19 @@
-import { describe, expect, test } from "bun:test";
-import { FIXTURE_SERVER, localNodeModules, stdioPoolFactory } from "../../test/helpers/stdio-pool.ts";
-import type { ServerJson } from "../registry/server-json.ts";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { EVERYTHING_VERSION, everythingPackage } from "../../test/helpers/everything.ts";
+import { type TestRuntime, testRuntime } from "../../test/helpers/local.ts";
+import { type FakePackage, type FakeRegistry, fakeNpmRegistry } from "../../test/helpers/npm-registry.ts";
+import { FIXTURES, startedPids } from "../../test/helpers/upstream.ts";
+import { DEFAULT_TIMING } from "../runtime/local/pool.ts";
+import type { PoolOptions, UpstreamPool } from "../runtime/types.ts";
 import { manifestFromServerJson } from "./from-server-json.ts";
 import type { CapabilityItem, Manifest } from "./manifest.ts";
 import { ManifestNotDeployableError, manifestToUpstreamSpec } from "./upstream.ts";
 import { applyVerification, classifyFailure, verifyManifest } from "./verify.ts";
 
-function weather(over: Partial<ServerJson> = {}): Manifest {
+/** `@acme/weather-mcp` runs the weather fixture server; its package arguments are `args`. */
+function weather(args: string[] = []): Manifest {
   const m = manifestFromServerJson(
     {
       name: "io.github.acme/weather-mcp",
@@ -18,13 +25,13 @@ function weather(over: Partial<ServerJson> = {}): Manifest {
           identifier: "@acme/weather-mcp",
           version: "1.4.2",
           transport: { type: "stdio" },
+          packageArguments: args.map((value) => ({ type: "positional", value })),
           environmentVariables: [
             { name: "WEATHER_API_KEY", isRequired: true, isSecret: true, description: "API key" },
             { name: "WEATHER_UNITS", default: "metric" },
           ],
         },
       ],
-      ...over,
     },
     "registry",
   );
@@ -39,15 +46,42 @@ function weather(over: Partial<ServerJson> = {}): Manifest {
   return m;
 }
 
-const fixture = (extraEnv: Record<string, string> = {}) =>
-  stdioPoolFactory(() => [process.execPath, FIXTURE_SERVER], { extraEnv });
+const weatherPackage = (version: string): FakePackage => ({
+  name: "@acme/weather-mcp",
+  version,
+  files: { "server.js": readFileSync(join(FIXTURES, "weather-server.js"), "utf8") },
+});
+
+let registry: FakeRegistry;
+let local: TestRuntime;
+beforeAll(() => {
+  // 1.5.0 is `latest`: the verifier must install the manifest's exact version, not the newest.
+  registry = fakeNpmRegistry([weatherPackage("1.4.2"), weatherPackage("1.5.0"), everythingPackage()]);
+  // The local runtime over that registry with the production crash policy; one package cache per file.
+  local = testRuntime({ "local.npmRegistryUrl": registry.url }, DEFAULT_TIMING);
+});
+afterAll(async () => {
+  await local.close();
+  registry.stop();
+});
+
+/** The production wiring (`setPoolFactory((opts) => local.pool(opts))`), keeping each pool to look at afterwards. */
+function runtimePools() {
+  const pools: UpstreamPool[] = [];
+  const createPool = (opts: PoolOptions): UpstreamPool => {
+    const pool = local.runtime.pool(opts);
+    pools.push(pool);
+    return pool;
+  };
+  return { createPool, pools };
+}
 
 describe("verification through an injected UpstreamPool", () => {
   test("records what the lists really return, across pages, and marks declared against verified", async () => {
-    const pool = fixture({ FIXTURE_PAGE: "2" });
+    const { createPool, pools } = runtimePools();
     const m = weather();
     const v = await verifyManifest(m, {
-      createPool: pool,
+      createPool,
       credentials: { WEATHER_API_KEY: "k-123" },
       timeoutMs: 10_000,
       deploymentId: "verify-test",
@@ -57,12 +91,24 @@ describe("verification through an injected UpstreamPool", () => {
     expect(v.tools.map((t) => t.name)).toEqual(["get_forecast", "get_alerts", "geocode"]);
     expect(v.resources).toEqual([{ name: "cities", uri: "weather://cities", description: "Known cities" }]);
     expect(v.prompts).toEqual([{ name: "weekly_outlook", description: "A week ahead" }]);
-    expect(pool.record.specs).toEqual([
-      { kind: "npm", package: "@acme/weather-mcp", version: "1.4.2", bin: undefined, args: [] },
+    // What the verifier asked for: the manifest's spec, installed at exactly its version.
+    expect(manifestToUpstreamSpec(m)).toEqual({
+      kind: "npm",
+      package: "@acme/weather-mcp",
+      version: "1.4.2",
+      bin: undefined,
+      args: [],
+    });
+    expect(v.stderr.some((l) => /^(installing|using cached) npm:@acme\/weather-mcp@1\.4\.2$/.test(l))).toBe(
+      true,
+    );
+    expect(registry.requests.filter((p) => p.startsWith("/@acme/weather-mcp/-/"))).toEqual([
+      "/@acme/weather-mcp/-/weather-mcp-1.4.2.tgz",
     ]);
-    expect(pool.record.envs).toEqual([{ WEATHER_API_KEY: "k-123" }]);
-    expect(pool.record.stopped).toBe(1);
-    expect(pool.record.live()).toBe(0);
+    expect(pools.map((p) => p.state())).toEqual([{ state: "stopped", children: 0, restarts: 0 }]);
+    const pids = startedPids(v.stderr);
+    expect(pids).toHaveLength(1);
+    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
 
     const { manifest, warnings } = applyVerification(m, v);
     expect(manifest.tools.map((t) => [t.name, t.declared, t.verified])).toEqual([
@@ -78,19 +124,40 @@ describe("verification through an injected UpstreamPool", () => {
     expect(warnings).toEqual(["Declared tools not listed by the running server: old_tool."]);
   });
 
-  test("a server that exits naming a missing variable needs credentials; it is not broken", async () => {
-    const pool = fixture({ FIXTURE_REQUIRE: "WEATHER_API_KEY" });
-    const v = await verifyManifest(weather(), {
-      createPool: pool,
+  test("the server runs with the package arguments and the given credentials, and no other variable of ours", async () => {
+    const v = await verifyManifest(weather(["--env-tool"]), {
+      createPool: runtimePools().createPool,
+      credentials: { WEATHER_API_KEY: "k-123" },
       timeoutMs: 10_000,
       deploymentId: "verify-test",
     });
+    expect(v.status).toBe("verified");
+    const seen = JSON.parse(v.tools.find((t) => t.name === "env")?.description ?? "{}") as Record<
+      string,
+      string
+    >;
+    // PATH, HOME, LANG and TMPDIR are the runtime's; BUN_BE_BUN is set only when Bun stands in for node.
+    const { PATH, HOME, LANG, TMPDIR, BUN_BE_BUN: _runner, ...rest } = seen;
+    expect({ PATH, HOME, LANG, TMPDIR }).toEqual({
+      PATH: expect.any(String),
+      HOME: join(local.dataDir, "homes", "verify-test"),
+      LANG: "C.UTF-8",
+      TMPDIR: expect.any(String),
+    });
+    expect(rest).toEqual({ WEATHER_API_KEY: "k-123" });
+  });
+
+  test("a server that exits naming a missing variable needs credentials; it is not broken", async () => {
+    const { createPool, pools } = runtimePools();
+    const m = weather(["--require", "WEATHER_API_KEY"]);
+    const v = await verifyManifest(m, { createPool, timeoutMs: 10_000, deploymentId: "verify-test" });
     expect(v.status).toBe("needs_credentials");
     expect(v.missingCredentials).toEqual(["WEATHER_API_KEY"]);
     expect(v.stderr).toContain("Error: WEATHER_API_KEY environment variable is required");
-    expect(pool.record.live()).toBe(0);
-    const again = await verifyManifest(weather(), {
-      createPool: pool,
+    expect(pools[0]?.state()).toMatchObject({ state: "stopped", children: 0 });
+    for (const pid of startedPids(v.stderr)) expect(() => process.kill(pid, 0)).toThrow();
+    const again = await verifyManifest(m, {
+      createPool,
       credentials: { WEATHER_API_KEY: "k" },
       timeoutMs: 10_000,
       deploymentId: "verify-test",
@@ -99,30 +166,33 @@ describe("verification through an injected UpstreamPool", () => {
   });
 
   test("a crash with every required credential given is a failure with the reason", async () => {
-    const v = await verifyManifest(weather(), {
-      createPool: fixture({ FIXTURE_CRASH: "1" }),
+    const v = await verifyManifest(weather(["--crash"]), {
+      createPool: runtimePools().createPool,
       credentials: { WEATHER_API_KEY: "k" },
       timeoutMs: 10_000,
       deploymentId: "verify-test",
     });
     expect(v.status).toBe("failed");
-    expect(v.error).toContain("ended before initialize completed");
+    expect(v.error).toContain("TypeError: Cannot read properties of undefined");
     expect(v.stderr.join("\n")).toContain("TypeError");
   });
 
   test("a server that never answers is cut off at the time limit and its process is gone", async () => {
-    const pool = fixture({ FIXTURE_HANG: "1" });
-    const v = await verifyManifest(weather(), {
-      createPool: pool,
+    // Installed first, so the short limit is spent on the start, not on the install.
+    await local.runtime.cache.installNpm("@acme/weather-mcp", "1.4.2");
+    const { createPool, pools } = runtimePools();
+    const v = await verifyManifest(weather(["--hang"]), {
+      createPool,
       credentials: { WEATHER_API_KEY: "k" },
       timeoutMs: 400,
       deploymentId: "verify-test",
     });
     expect(v.status).toBe("failed");
     expect(v.error).toBe("starting the server did not finish in time");
-    expect(pool.record.stopped).toBe(1);
-    await Bun.sleep(100);
-    expect(pool.record.live()).toBe(0);
+    expect(pools[0]?.state()).toMatchObject({ state: "stopped", children: 0 });
+    const pids = startedPids(v.stderr);
+    expect(pids).toHaveLength(1);
+    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
   });
 
   test("the real @modelcontextprotocol/server-everything verifies with its real tools", async () => {
@@ -130,12 +200,12 @@ describe("verification through an injected UpstreamPool", () => {
       {
         name: "io.github.modelcontextprotocol/server-everything",
         description: "MCP server that exercises all the features of the MCP protocol",
-        version: "2026.8.31",
+        version: EVERYTHING_VERSION,
         packages: [
           {
             registryType: "npm",
             identifier: "@modelcontextprotocol/server-everything",
-            version: "2026.8.31",
+            version: EVERYTHING_VERSION,
             transport: { type: "stdio" },
           },
         ],
@@ -143,7 +213,7 @@ describe("verification through an injected UpstreamPool", () => {
       "registry",
     );
     const v = await verifyManifest(m, {
-      createPool: stdioPoolFactory(localNodeModules),
+      createPool: runtimePools().createPool,
       timeoutMs: 30_000,
       deploymentId: "verify-everything",
     });

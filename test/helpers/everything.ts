@@ -1,15 +1,37 @@
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { FakePackage } from "./npm-registry.ts";
 
-export const EVERYTHING_BIN = join(
+const EVERYTHING_DIR = join(
   import.meta.dir,
   "..",
   "..",
   "node_modules",
   "@modelcontextprotocol",
   "server-everything",
-  "dist",
-  "index.js",
 );
+
+export const EVERYTHING_BIN = join(EVERYTHING_DIR, "dist", "index.js");
+
+/** The version of server-everything installed in this repository. */
+export const EVERYTHING_VERSION = (
+  JSON.parse(readFileSync(join(EVERYTHING_DIR, "package.json"), "utf8")) as { version: string }
+).version;
+
+/**
+ * server-everything as a package of the fake npm registry (`fakeNpmRegistry`, test/helpers/npm-registry.ts),
+ * so the local runtime really resolves, installs and runs `npm:@modelcontextprotocol/server-everything`
+ * without the network. Its dependencies (the SDK, express, ...) are not served, so the installed bin
+ * runs this repository's copy of the real server, whose dependencies are installed here.
+ */
+export function everythingPackage(): FakePackage {
+  return {
+    name: "@modelcontextprotocol/server-everything",
+    version: EVERYTHING_VERSION,
+    bin: { "mcp-server-everything": "server.js" },
+    files: { "server.js": `#!/usr/bin/env node\nimport(${JSON.stringify(EVERYTHING_BIN)});\n` },
+  };
+}
 
 /** A free TCP port on 127.0.0.1 (bound and released at once). */
 export function freePort(): number {

@@ -26,6 +26,8 @@ export interface FakePackage {
   bin?: string | Record<string, string>;
   /** More package.json fields (e.g. `mcpName`, `description`), in the tarball and the packument. */
   meta?: Record<string, unknown>;
+  /** More files for the tarball (file name → contents), written last: may replace `server.js`. */
+  files?: Record<string, string>;
 }
 
 export interface FakeRegistry {
@@ -54,6 +56,8 @@ function pack(pkg: FakePackage): Buffer {
   writeFileSync(join(root, "package.json"), JSON.stringify(manifest, null, 2));
   writeFileSync(join(root, "server.js"), SERVER_JS, { mode: 0o755 });
   writeFileSync(join(root, "other.js"), SERVER_JS, { mode: 0o755 });
+  for (const [file, text] of Object.entries(pkg.files ?? {}))
+    writeFileSync(join(root, file), text, { mode: 0o755 });
   const res = Bun.spawnSync(["tar", "-czf", join(dir, "p.tgz"), "-C", dir, "package"]);
   if (res.exitCode !== 0) throw new Error(`tar failed: ${res.stderr}`);
   return readFileSync(join(dir, "p.tgz"));

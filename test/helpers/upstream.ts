@@ -68,6 +68,14 @@ export function toolText(response: JsonRpcResponse): string {
   return content?.[0]?.text ?? "";
 }
 
+/** Pids from the local pool's `started pid N` lifecycle lines (a verification keeps them in `stderr`). */
+export function startedPids(lines: string[]): number[] {
+  return lines.flatMap((l) => {
+    const m = /^started pid (\d+)$/.exec(l);
+    return m ? [Number(m[1])] : [];
+  });
+}
+
 /** Pool hooks that record every log line and state, with a helper to wait for a state. */
 export function recordingHooks() {
   const lines: { stream: LogStream; line: string }[] = [];
@@ -103,10 +111,6 @@ export function recordingHooks() {
   const lifecycle = () => lines.filter((l) => l.stream === "lifecycle").map((l) => l.line);
   const stderr = () => lines.filter((l) => l.stream === "stderr").map((l) => l.line);
   /** Pids from `started pid N` lifecycle lines, in spawn order. */
-  const spawned = () =>
-    lifecycle().flatMap((l) => {
-      const m = /^started pid (\d+)$/.exec(l);
-      return m ? [Number(m[1])] : [];
-    });
+  const spawned = () => startedPids(lifecycle());
   return { hooks, lines, states, until, lifecycle, stderr, spawned };
 }

@@ -1,24 +1,58 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type AnalysisEnv, startAnalysisEnv } from "../../../test/helpers/analysis-env.ts";
 import { cli } from "../../../test/helpers/cli.ts";
-import { startTestServer, type TestServer } from "../../../test/helpers/server.ts";
-import { localNodeModules, stdioPoolFactory } from "../../../test/helpers/stdio-pool.ts";
+import { EVERYTHING_VERSION, everythingPackage } from "../../../test/helpers/everything.ts";
+import { type TestRuntime, testRuntime } from "../../../test/helpers/local.ts";
+import { type FakeRegistry, fakeNpmRegistry } from "../../../test/helpers/npm-registry.ts";
+import { startTestServer, type TestServer, tempDir } from "../../../test/helpers/server.ts";
+import { startedPids } from "../../../test/helpers/upstream.ts";
 import { analysisServiceOf } from "../../analysis/instance.ts";
 import type { Manifest } from "../../analysis/manifest.ts";
 import { ServerJson } from "../../registry/server-json.ts";
+import { DEFAULT_TIMING } from "../../runtime/local/pool.ts";
+import type { PoolOptions } from "../../runtime/types.ts";
 
 let env: AnalysisEnv;
 let srv: TestServer;
+/** Serves installable tarballs (the analysis fakes serve metadata only). */
+let tarballs: FakeRegistry;
+let local: TestRuntime;
+let uvxCalls: string;
+
+/** A stand-in for uvx: logs its arguments; the prefetch succeeds, the server exits needing NOTES_DB_PATH. */
+function standInUvx(): string {
+  const dir = tempDir("catwalk-fake-uv-");
+  uvxCalls = join(dir, "calls.log");
+  const uvx = join(dir, "uvx");
+  writeFileSync(
+    uvx,
+    [
+      "#!/bin/sh",
+      `echo "$*" >> ${uvxCalls}`,
+      'if [ "$3" = python ]; then exit 0; fi',
+      "echo 'Error: NOTES_DB_PATH environment variable is required' >&2",
+      "exit 1",
+      "",
+    ].join("\n"),
+  );
+  chmodSync(uvx, 0o755);
+  return uvx;
+}
 
 beforeAll(async () => {
   env = await startAnalysisEnv();
+  tarballs = fakeNpmRegistry([everythingPackage()]);
+  local = testRuntime(
+    { "local.npmRegistryUrl": tarballs.url, "local.uvxPath": standInUvx(), "pypi.url": env.pypi.url },
+    DEFAULT_TIMING,
+  );
   env.npm.add({
     name: "@modelcontextprotocol/server-everything",
     versions: [
       {
-        version: "2026.8.31",
+        version: EVERYTHING_VERSION,
         bin: { "mcp-server-everything": "dist/index.js" },
         dependencies: { "@modelcontextprotocol/sdk": "^1.30.0" },
         description: "MCP server that exercises all the features of the MCP protocol",
@@ -52,6 +86,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await srv.close();
+  await local.close();
+  tarballs.stop();
   await env.stop();
 });
 
@@ -205,10 +241,22 @@ describe("analyses API", () => {
   });
 });
 
+/**
+ * Wires verification as the server does (`setPoolFactory((opts) => local.pool(opts))`) to a local
+ * runtime over the tarball registry and the stand-in uvx, recording what each pool was given.
+ */
+function wireLocalRuntime(): PoolOptions[] {
+  const asked: PoolOptions[] = [];
+  analysisServiceOf(srv.app).setPoolFactory((opts) => {
+    asked.push(opts);
+    return local.runtime.pool(opts);
+  });
+  return asked;
+}
+
 describe("verification through the API with an injected runtime", () => {
   test("npm:@modelcontextprotocol/server-everything verifies with its real tools; credentials never reach the log", async () => {
-    const pool = stdioPoolFactory(localNodeModules);
-    analysisServiceOf(srv.app).setPoolFactory(pool);
+    const asked = wireLocalRuntime();
     try {
       const { status, body } = await post({
         source: "npm:@modelcontextprotocol/server-everything",
@@ -226,8 +274,13 @@ describe("verification through the API with an injected runtime", () => {
         expect.arrayContaining(["echo", "get-sum", "get-tiny-image"]),
       );
       expect(m.tools.every((t) => t.verified && !t.declared)).toBe(true);
-      expect(pool.record.envs.at(-1)).toEqual({ EVERYTHING_TOKEN: "tok-NEVER-LOGGED-42" });
-      expect(pool.record.live()).toBe(0);
+      expect(tarballs.requests).toContain(
+        `/@modelcontextprotocol/server-everything/-/server-everything-${EVERYTHING_VERSION}.tgz`,
+      );
+      expect(asked.map((o) => o.env)).toEqual([{ EVERYTHING_TOKEN: "tok-NEVER-LOGGED-42" }]);
+      const pids = startedPids(m.verification?.stderr ?? []);
+      expect(pids).toHaveLength(1);
+      for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
       const log = readFileSync(join(srv.dataDir, "logs", "catwalk.log"), "utf8") + srv.lines.join("\n");
       expect(log).not.toContain("tok-NEVER-LOGGED-42");
       expect(JSON.stringify(done)).not.toContain("tok-NEVER-LOGGED-42");
@@ -239,12 +292,7 @@ describe("verification through the API with an injected runtime", () => {
   test("asking to verify a cached analysis verifies it in place", async () => {
     const first = await post({ source: "https://github.com/acme/notes-mcp" });
     await events(first.body.id);
-    const pool = stdioPoolFactory(() => [
-      process.execPath,
-      "-e",
-      "console.error('Error: NOTES_DB_PATH environment variable is required'); process.exit(1)",
-    ]);
-    analysisServiceOf(srv.app).setPoolFactory(pool);
+    wireLocalRuntime();
     try {
       const again = await post({ source: "https://github.com/acme/notes-mcp", verify: true });
       expect(again.body.id).toBe(first.body.id);
@@ -258,13 +306,11 @@ describe("verification through the API with an injected runtime", () => {
       expect(done.warnings).toContain(
         "The server could not start without credentials (NOTES_DB_PATH); verify again with them.",
       );
-      expect(pool.record.specs[0]).toEqual({
-        kind: "pypi",
-        package: "notes-mcp",
-        version: "0.3.1",
-        entry: "notes-mcp",
-        args: [],
-      });
+      // The manifest's PyPI package at its exact version, run by its entry point.
+      expect(readFileSync(uvxCalls, "utf8").trim().split("\n")).toEqual([
+        "--from notes-mcp==0.3.1 python -c ",
+        "--from notes-mcp==0.3.1 notes-mcp",
+      ]);
     } finally {
       analysisServiceOf(srv.app).setPoolFactory(undefined);
     }
