@@ -117,7 +117,10 @@ export const Verification = z.object({
   /** Required variables that were not given and that the failure mentions or implies. */
   missingCredentials: z.array(z.string()),
   error: z.string().optional(),
+  /** What the server printed on stderr (last 40 lines). */
   stderr: z.array(z.string()),
+  /** The runtime's own steps: install, start, exit, restart (absent in analyses made before it existed). */
+  lifecycle: z.array(z.string()).optional(),
 });
 export type Verification = z.infer<typeof Verification>;
 

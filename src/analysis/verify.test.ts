@@ -99,14 +99,15 @@ describe("verification through an injected UpstreamPool", () => {
       bin: undefined,
       args: [],
     });
-    expect(v.stderr.some((l) => /^(installing|using cached) npm:@acme\/weather-mcp@1\.4\.2$/.test(l))).toBe(
-      true,
-    );
+    expect(
+      (v.lifecycle ?? []).some((l) => /^(installing|using cached) npm:@acme\/weather-mcp@1\.4\.2$/.test(l)),
+    ).toBe(true);
+    expect(v.stderr.some((l) => /^(installing|using cached|started pid) /.test(l))).toBe(false);
     expect(registry.requests.filter((p) => p.startsWith("/@acme/weather-mcp/-/"))).toEqual([
       "/@acme/weather-mcp/-/weather-mcp-1.4.2.tgz",
     ]);
     expect(pools.map((p) => p.state())).toEqual([{ state: "stopped", children: 0, restarts: 0 }]);
-    const pids = startedPids(v.stderr);
+    const pids = startedPids(v.lifecycle ?? []);
     expect(pids).toHaveLength(1);
     for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
 
@@ -155,7 +156,7 @@ describe("verification through an injected UpstreamPool", () => {
     expect(v.missingCredentials).toEqual(["WEATHER_API_KEY"]);
     expect(v.stderr).toContain("Error: WEATHER_API_KEY environment variable is required");
     expect(pools[0]?.state()).toMatchObject({ state: "stopped", children: 0 });
-    for (const pid of startedPids(v.stderr)) expect(() => process.kill(pid, 0)).toThrow();
+    for (const pid of startedPids(v.lifecycle ?? [])) expect(() => process.kill(pid, 0)).toThrow();
     const again = await verifyManifest(m, {
       createPool,
       credentials: { WEATHER_API_KEY: "k" },
@@ -173,7 +174,9 @@ describe("verification through an injected UpstreamPool", () => {
       deploymentId: "verify-test",
     });
     expect(v.status).toBe("failed");
+    expect(v.error).toStartWith("The server did not start: ");
     expect(v.error).toContain("TypeError: Cannot read properties of undefined");
+    expect(v.error).not.toContain("restarting");
     expect(v.stderr.join("\n")).toContain("TypeError");
   });
 
@@ -190,7 +193,7 @@ describe("verification through an injected UpstreamPool", () => {
     expect(v.status).toBe("failed");
     expect(v.error).toBe("starting the server did not finish in time");
     expect(pools[0]?.state()).toMatchObject({ state: "stopped", children: 0 });
-    const pids = startedPids(v.stderr);
+    const pids = startedPids(v.lifecycle ?? []);
     expect(pids).toHaveLength(1);
     for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
   });

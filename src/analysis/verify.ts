@@ -8,6 +8,7 @@ import {
   request,
   success,
 } from "../mcp/jsonrpc.ts";
+import { UpstreamUnavailableError } from "../runtime/errors.ts";
 import type { Channel, CloseReason, PoolOptions, Upstream, UpstreamPool } from "../runtime/types.ts";
 import { CatwalkError, messageOf } from "../util/error.ts";
 import type { CapabilityItem, Manifest, Verification } from "./manifest.ts";
@@ -170,6 +171,7 @@ export function classifyFailure(
 export async function verifyManifest(m: Manifest, opts: VerifyOptions): Promise<Verification> {
   const given = opts.credentials ?? {};
   const stderr: string[] = [];
+  const lifecycle: string[] = [];
   const at = new Date().toISOString();
   const deadline = Date.now() + opts.timeoutMs;
   const base = {
@@ -179,6 +181,7 @@ export async function verifyManifest(m: Manifest, opts: VerifyOptions): Promise<
     prompts: [],
     missingCredentials: [],
     stderr,
+    lifecycle,
   } satisfies Partial<Verification>;
   const spec = manifestToUpstreamSpec(m, given);
   let pool: UpstreamPool | undefined;
@@ -190,9 +193,10 @@ export async function verifyManifest(m: Manifest, opts: VerifyOptions): Promise<
       spec,
       env: { ...given },
       hooks: {
-        log: (_stream, line) => {
-          stderr.push(line.slice(0, 500));
-          if (stderr.length > 40) stderr.shift();
+        log: (stream, line) => {
+          const lines = stream === "stderr" ? stderr : lifecycle;
+          lines.push(line.slice(0, 500));
+          if (lines.length > 40) lines.shift();
         },
         state: () => {},
       },
@@ -234,11 +238,21 @@ export async function verifyManifest(m: Manifest, opts: VerifyOptions): Promise<
     const hint = e instanceof CatwalkError && e.hint ? ` ${e.hint}` : "";
     const text = `${messageOf(e)}${hint}\n${stderr.join("\n")}`;
     const c = classifyFailure(m, given, text, phase === "start");
-    return { ...base, status: c.status, missingCredentials: c.missing, error: messageOf(e).slice(0, 2000) };
+    return { ...base, status: c.status, missingCredentials: c.missing, error: failureText(e, phase) };
   } finally {
     await upstream?.release().catch(() => {});
     await pool?.stop().catch(() => {});
   }
+}
+
+/**
+ * The pool's errors speak of deployments and restarts; a verification has neither (the pool is
+ * stopped at the first failure), so say what happened to the server instead.
+ */
+function failureText(e: unknown, phase: "start" | "list"): string {
+  const what = phase === "start" ? "The server did not start" : "The server stopped while listing";
+  if (e instanceof UpstreamUnavailableError && e.reason) return `${what}: ${e.reason}`.slice(0, 2000);
+  return messageOf(e).slice(0, 2000);
 }
 
 function mark(

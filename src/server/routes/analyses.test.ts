@@ -278,7 +278,7 @@ describe("verification through the API with an injected runtime", () => {
         `/@modelcontextprotocol/server-everything/-/server-everything-${EVERYTHING_VERSION}.tgz`,
       );
       expect(asked.map((o) => o.env)).toEqual([{ EVERYTHING_TOKEN: "tok-NEVER-LOGGED-42" }]);
-      const pids = startedPids(m.verification?.stderr ?? []);
+      const pids = startedPids(m.verification?.lifecycle ?? []);
       expect(pids).toHaveLength(1);
       for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
       const log = readFileSync(join(srv.dataDir, "logs", "catwalk.log"), "utf8") + srv.lines.join("\n");
