@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "../store/db.ts";
-import { getMeta, setMeta } from "../store/meta.ts";
+import { getMeta, insertMetaIfAbsent, setMeta } from "../store/meta.ts";
 import { hashToken, newToken, safeEqual } from "../util/secret.ts";
 
 export const ADMIN_TOKEN_FILE = "admin-token";
@@ -39,10 +39,17 @@ export async function adoptAdminToken(db: Db, token: string): Promise<void> {
   await setMeta(db, HASH_KEY, hashToken(token));
 }
 
-/** First start: creates the admin token. Returns it when it was created now, otherwise undefined. */
+/**
+ * First start: creates the admin token. Returns it when it was created now, otherwise undefined.
+ * Of several hosts starting at once on one shared database, only the one whose hash was stored
+ * writes a token file; the others' operators copy it (a token file that does not work is worse).
+ */
 export async function ensureAdminToken(db: Db, dataDir: string): Promise<string | undefined> {
   if (await getMeta(db, HASH_KEY)) return undefined;
-  return rotateAdminToken(db, dataDir);
+  const token = newToken("adm");
+  if (!(await insertMetaIfAbsent(db, HASH_KEY, hashToken(token)))) return undefined;
+  writeTokenFile(dataDir, token);
+  return token;
 }
 
 /**
@@ -52,13 +59,20 @@ export async function ensureAdminToken(db: Db, dataDir: string): Promise<string 
  */
 export class AdminTokens {
   private hash: string | undefined;
+  private readAt = 0;
 
-  constructor(private readonly db: Db) {}
+  /** `recheckMs`: with a store shared by several hosts, how long a cached hash is trusted (a rotation elsewhere). */
+  constructor(
+    private readonly db: Db,
+    private readonly recheckMs?: number,
+  ) {}
 
   async verify(token: string): Promise<boolean> {
     const presented = hashToken(token);
-    if (this.hash && safeEqual(presented, this.hash)) return true;
+    const fresh = this.recheckMs === undefined || Date.now() - this.readAt <= this.recheckMs;
+    if (this.hash && fresh && safeEqual(presented, this.hash)) return true;
     this.hash = await getMeta(this.db, HASH_KEY);
+    this.readAt = Date.now();
     return this.hash !== undefined && safeEqual(presented, this.hash);
   }
 

@@ -26,8 +26,9 @@ export function analysisServiceOf(app: App): AnalysisService {
       log: app.log,
       verifyTimeoutMs: app.config.analysis.verifyTimeoutMs,
     });
+    // Steps update an analysis's row; one untouched for an hour is not running on any host.
     service.store
-      .failInterrupted()
+      .failInterrupted(app.store.embedded ? undefined : new Date(Date.now() - 3_600_000))
       .catch((e: unknown) => app.log.warn("cannot mark interrupted analyses", { error: e }));
     app.onClose(() => service.close());
     services.set(app, service);

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray } from "drizzle-orm";
+import { and, desc, eq, inArray, lt } from "drizzle-orm";
 import type { Db } from "../store/db.ts";
 import { newId } from "../util/ids.ts";
 import { AnalysesTable, type AnalysisError, type AnalysisStatus } from "./analysis.sql.ts";
@@ -94,8 +94,13 @@ export class AnalysisStore {
     return { record, created: record.id === id };
   }
 
-  /** Analyses a previous process left running can never finish; marks them failed. */
-  async failInterrupted(): Promise<void> {
+  /**
+   * Analyses a previous process left running can never finish; marks them failed. With a store
+   * shared by several hosts, another host may be running some: only those not updated since
+   * `staleBefore` count as interrupted.
+   */
+  async failInterrupted(staleBefore?: Date): Promise<void> {
+    const running = inArray(AnalysesTable.status, ["pending", "running"]);
     await this.db
       .update(AnalysesTable)
       .set({
@@ -107,7 +112,7 @@ export class AnalysisStore {
         },
         updatedAt: new Date(),
       })
-      .where(inArray(AnalysesTable.status, ["pending", "running"]))
+      .where(staleBefore ? and(running, lt(AnalysesTable.updatedAt, staleBefore)) : running)
       .run();
   }
 

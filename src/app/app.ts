@@ -67,7 +67,7 @@ export async function openApp(loaded: Loaded, opts: OpenAppOptions = {}): Promis
       store,
       vault,
       log,
-      adminTokens: new AdminTokens(store.db),
+      adminTokens: new AdminTokens(store.db, store.embedded ? undefined : config.databaseSyncMs),
       encrypted: [],
       createdAdminToken,
       onClose: (fn) => closers.push(fn),

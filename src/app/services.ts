@@ -123,7 +123,9 @@ export function createServices(app: App, port: () => number): Services {
   const stats = new Stats();
   const logs = new LogStore(app.store.db, app.log.redactor, app.log);
   const recorder = new EventRecorder(app.store.db, bus, app.log);
-  const tokens = new AccessTokens(app.store.db);
+  // With a store shared by several hosts, revocations elsewhere reach this host's cache in databaseSyncMs.
+  const shared = !app.store.embedded;
+  const tokens = new AccessTokens(app.store.db, shared ? app.config.databaseSyncMs : undefined);
   const oauth = oauthFor(app, port);
   app.encrypted?.push(rotateOAuthSecrets);
   const analysis = analysisServiceOf(app);
@@ -132,7 +134,7 @@ export function createServices(app: App, port: () => number): Services {
   const gateway = new Gateway({
     config: app.config.gateway,
     log: app.log.child({ component: "gateway" }),
-    target: (slug) => manager?.target(slug),
+    target: (slug) => manager?.lookup(slug),
     originAllowed: (origin) => originAllowed(app, origin, port()),
     authorize: authorizer(app, tokens, oauth),
     onCall: (call) => {
@@ -173,6 +175,7 @@ export function createServices(app: App, port: () => number): Services {
     onRemoved: async (id) => {
       await oauth.revokeDeployment(id);
     },
+    ...(shared ? { reconcileMs: app.config.databaseSyncMs } : {}),
   });
   manager = deployments;
   oauth.wire({

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { adminTokenPath } from "../admin/admin-token.ts";
 import { type App, openApp } from "../app/app.ts";
 import { isLoopbackHost, loadConfig } from "../config/config.ts";
@@ -43,7 +44,9 @@ function banner(app: App, url: string): string[] {
     `  data dir     ${config.dataDir}`,
     `  database     ${app.store.location}${app.store.embedded ? " (embedded, WAL)" : " (remote libsql)"}`,
     `  master key   ${app.vault.source === "env" ? "CATWALK_MASTER_KEY" : `${config.dataDir}/master.key`} (fingerprint ${app.vault.fingerprints[0]})`,
-    `  admin token  ${app.createdAdminToken ? "created; " : ""}in ${adminTokenPath(config.dataDir)} — print it with \`catwalk admin token\``,
+    existsSync(adminTokenPath(config.dataDir))
+      ? `  admin token  ${app.createdAdminToken ? "created; " : ""}in ${adminTokenPath(config.dataDir)} — print it with \`catwalk admin token\``
+      : `  admin token  made by another host sharing this database: copy its admin-token file to ${adminTokenPath(config.dataDir)}`,
     `  MCP          ${config.publicUrl ?? url}/mcp/<slug>`,
     `  runtimes     ${runtimes(app).join("; ")}`,
   ];

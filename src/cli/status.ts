@@ -14,6 +14,7 @@ export const status: Command = {
     const client = ctx.client();
     const health = await client.get<{ status: string; version: string }>("/api/health");
     const { deployments } = await client.get<{ deployments: DeploymentInfo[] }>("/api/deployments");
+    const server = await client.get<{ database: { location: string; embedded: boolean } }>("/api/server");
     const byState: Record<string, number> = {};
     for (const d of deployments) byState[d.state] = (byState[d.state] ?? 0) + 1;
     const sessions = deployments.reduce((n, d) => n + d.sessions, 0);
@@ -24,6 +25,7 @@ export const status: Command = {
         deployments: deployments.length,
         byState,
         sessions,
+        database: server.database,
       });
       return EXIT.ok;
     }
@@ -34,6 +36,9 @@ export const status: Command = {
     const count = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
     ctx.io.out(
       `${count(deployments.length, "deployment")}${states ? ` (${states})` : ""}, ${count(sessions, "open session")}`,
+    );
+    ctx.io.out(
+      `database ${server.database.location} (${server.database.embedded ? "embedded" : "remote libsql"})`,
     );
     return EXIT.ok;
   },

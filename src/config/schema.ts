@@ -30,8 +30,18 @@ export const ConfigSchema = z.strictObject({
     .string()
     .min(1)
     .optional()
-    .describe("libsql server (libsql://, https://) or file: URL; default is <dataDir>/catwalk.db."),
+    .describe(
+      "libsql server URL (libsql://HOST is TLS like https://; a sqld without TLS is http://HOST:PORT or libsql://HOST:PORT?tls=0) or file: URL; default is <dataDir>/catwalk.db.",
+    ),
   databaseAuthToken: z.string().min(1).optional().describe("Auth token for a remote libsql/Turso database."),
+  databaseSyncMs: z
+    .number()
+    .int()
+    .min(500)
+    .default(5_000)
+    .describe(
+      "With a remote database shared by several hosts: changes made on another host (deployments, credentials, revoked tokens) reach this one within this time.",
+    ),
   masterKey: z
     .string()
     .min(1)

@@ -235,6 +235,25 @@ export async function credentialValues(
   return Object.fromEntries(rows.map((r) => [r.name, vault.decrypt(r.value)]));
 }
 
+/** Every deployment's encrypted credentials in one read (hosts sharing a store compare them). */
+export async function allCredentials(db: Db): Promise<Map<string, { name: string; value: string }[]>> {
+  const rows = await db
+    .select({
+      deploymentId: CredentialTable.deploymentId,
+      name: CredentialTable.name,
+      value: CredentialTable.value,
+    })
+    .from(CredentialTable)
+    .all();
+  const out = new Map<string, { name: string; value: string }[]>();
+  for (const r of rows) {
+    const list = out.get(r.deploymentId) ?? [];
+    list.push({ name: r.name, value: r.value });
+    out.set(r.deploymentId, list);
+  }
+  return out;
+}
+
 export async function setObservedState(
   db: Db,
   id: string,

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { basename } from "node:path";
 import {
   type CredentialSchema,
@@ -19,6 +20,7 @@ import { CatwalkError, InvalidInputError, messageOf } from "../util/error.ts";
 import { newId } from "../util/ids.ts";
 import type { ObservedState, RuntimeKind } from "./deployment.sql.ts";
 import {
+  allCredentials,
   allocateSlug,
   assertCommandAllowed,
   type CreateInput,
@@ -26,6 +28,7 @@ import {
   credentialNames,
   credentialValues,
   type DeploymentInfo,
+  DeploymentNotFoundError,
   deleteDeployment,
   type EnvInput,
   findDeployment,
@@ -35,6 +38,7 @@ import {
   listTokens,
   type Row,
   revokeToken,
+  SLUG,
   setObservedState,
   type TokenRow,
   type UpdateInput,
@@ -123,6 +127,8 @@ interface Plan {
 interface Live {
   row: Row;
   pool: UpstreamPool;
+  /** What the pool was built from (see `revision`). */
+  revision: string;
 }
 
 const HEADER_PREFIX = "header:";
@@ -143,6 +149,21 @@ function splitCredentials(all: Record<string, string>): {
     else if (!k.startsWith(RUNTIME_PREFIX)) env[k] = v;
   }
   return { env, headers };
+}
+
+/**
+ * A digest of everything a pool is built from: runtime, session mode, upstream and credential
+ * values (decrypted, so a master key rotation elsewhere is no change). With a store shared by
+ * several hosts, a deployment whose revision in the store differs from its pool's was changed on
+ * another host, and its pool here restarts.
+ */
+function revision(row: Row, credentials: Record<string, string>): string {
+  const values = Object.entries(credentials)
+    .filter(([k]) => !k.startsWith(RUNTIME_PREFIX))
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  return createHash("sha256")
+    .update(JSON.stringify([row.runtime, row.sessionMode, row.upstream, values]))
+    .digest("base64url");
 }
 
 function describeSource(spec: UpstreamSpec): string {
@@ -215,16 +236,25 @@ export class DeploymentManager {
     }
   }
 
-  /** Brings every deployment to its desired state: starts what should run, stops what should not. */
+  /**
+   * Brings every deployment to its desired state: starts what should run, stops what should not.
+   * With a store shared by several hosts it also picks up what other hosts did: new and removed
+   * deployments, desired-state changes, and changed upstreams, session modes or credentials.
+   */
   reconcile(): Promise<void> {
     this.reconciling ??= (async () => {
       try {
         const rows = await listDeployments(this.db);
         const ids = new Set(rows.map((r) => r.id));
+        const changed = this.app.store.embedded ? new Set<string>() : await this.changedElsewhere(rows);
         for (const row of rows) {
           if (this.removing.has(row.id)) continue;
           this.remember(row);
           const live = this.live.get(row.id);
+          if (row.desiredState === "running" && live && changed.has(row.id)) {
+            await this.halt(row.id, "restarting: changed on another host");
+            await this.run(row);
+          }
           if (row.desiredState === "running" && !live) await this.run(row);
           if (row.desiredState === "stopped" && live) await this.halt(row.id, "stopped by the reconciler");
           if (row.desiredState === "stopped" && !live && row.state !== "stopped")
@@ -247,6 +277,24 @@ export class DeploymentManager {
     if (!row) return undefined;
     const pool = this.live.get(row.id)?.pool ?? stoppedPool(row.slug);
     return { id: row.id, slug: row.slug, sessionMode: row.sessionMode, pool };
+  }
+
+  /**
+   * The gateway's lookup. From memory; with a store shared by several hosts, a slug unknown here
+   * may be a deployment another host just created: it is read from the store and started now
+   * (the first request waits for the pool), instead of answering 404 until the next reconcile.
+   */
+  async lookup(slug: string): Promise<GatewayTarget | undefined> {
+    const known = this.target(slug);
+    if (known || this.app.store.embedded || !SLUG.test(slug)) return known;
+    const row = await findDeployment(this.db, slug).catch((e: unknown) => {
+      if (e instanceof DeploymentNotFoundError) return undefined;
+      throw e;
+    });
+    if (!row || this.removing.has(row.id)) return undefined;
+    this.remember(row);
+    if (row.desiredState === "running") await this.run(row);
+    return this.target(slug);
   }
 
   /** A deployment by id or slug, from memory (the OAuth directory asks on every authorization). */
@@ -635,7 +683,10 @@ export class DeploymentManager {
       await this.observed(row.id, "failed", `No ${row.runtime} runtime is configured on this server.`);
       return;
     }
-    const { env, headers } = splitCredentials(await credentialValues(this.db, this.app.vault, row.id));
+    const credentials = await credentialValues(this.db, this.app.vault, row.id);
+    // Another caller (reconcile, a gateway lookup) may have started it while this one read.
+    if (this.live.has(row.id) || this.removing.has(row.id)) return;
+    const { env, headers } = splitCredentials(credentials);
     const secrets = [...Object.values(env), ...Object.values(headers)];
     this.app.log.redactor.add(...secrets);
     this.deps.logs.setSecrets(row.id, secrets);
@@ -650,7 +701,7 @@ export class DeploymentManager {
       await this.observed(row.id, "failed", (e as Error).message);
       return;
     }
-    this.live.set(row.id, { row, pool });
+    this.live.set(row.id, { row, pool, revision: revision(row, credentials) });
     this.deps.logs.append(
       row.id,
       "lifecycle",
@@ -716,6 +767,28 @@ export class DeploymentManager {
       });
       if (action === "stop") await this.observed(row.id, "stopped", what);
     }
+  }
+
+  /** Running deployments whose pool here no longer matches the store (changed by another host). */
+  private async changedElsewhere(rows: readonly Row[]): Promise<Set<string>> {
+    const changed = new Set<string>();
+    const credentials = await allCredentials(this.db);
+    for (const row of rows) {
+      const live = this.live.get(row.id);
+      if (!live || row.desiredState !== "running") continue;
+      try {
+        const values = Object.fromEntries(
+          (credentials.get(row.id) ?? []).map((c) => [c.name, this.app.vault.decrypt(c.value)]),
+        );
+        if (revision(row, values) !== live.revision) changed.add(row.id);
+      } catch (e) {
+        this.log.warn("cannot compare a deployment with the store", {
+          deployment: row.id,
+          error: messageOf(e),
+        });
+      }
+    }
+    return changed;
   }
 
   private async reconcileDrivers(rows: readonly Row[]): Promise<void> {

@@ -6,6 +6,8 @@ interface Cached {
   tokenId: string;
   deploymentId: string;
   touched: number;
+  /** When the store last confirmed the token. */
+  checked: number;
 }
 
 /** How often `last_used_at` is written per token; finer tracking would cost a write per MCP request. */
@@ -14,24 +16,34 @@ const TOUCH_EVERY_MS = 60_000;
 /**
  * Verifies deployment access tokens on the MCP hot path: a hit is a hash and a map lookup; a miss
  * reads the store once. Revoking a token drops it from the cache, so the next request with it is
- * refused even on an open session.
+ * refused even on an open session. With a store shared by several hosts (`recheckMs`), a revocation
+ * made on another host is only in the store, so a cached token is confirmed again once it is older
+ * than `recheckMs`.
  */
 export class AccessTokens {
   private readonly cache = new Map<string, Cached>();
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly recheckMs?: number,
+  ) {}
 
   async verify(token: string, deploymentId: string): Promise<string | undefined> {
     const hash = hashToken(token);
-    let hit = this.cache.get(hash);
+    const now = Date.now();
+    const cached = this.cache.get(hash);
+    let hit = cached;
+    if (hit && this.recheckMs !== undefined && now - hit.checked > this.recheckMs) {
+      this.cache.delete(hash);
+      hit = undefined;
+    }
     if (!hit) {
       const match = await matchToken(this.db, token);
       if (!match) return undefined;
-      hit = { ...match, touched: 0 };
+      hit = { ...match, touched: cached?.touched ?? 0, checked: now };
       this.cache.set(hash, hit);
     }
     if (hit.deploymentId !== deploymentId) return undefined;
-    const now = Date.now();
     if (now - hit.touched > TOUCH_EVERY_MS) {
       hit.touched = now;
       touchToken(this.db, hit.tokenId).catch(() => {});

@@ -45,7 +45,8 @@ export interface CallRecord {
 export interface GatewayDeps {
   config: Config["gateway"];
   log: Logger;
-  target(slug: string): GatewayTarget | undefined;
+  /** May look in the store (a deployment another host sharing it created). */
+  target(slug: string): GatewayTarget | undefined | Promise<GatewayTarget | undefined>;
   authorize(request: Request, target: GatewayTarget): Promise<AuthResult>;
   originAllowed(origin: string | null): boolean;
   onCall?(record: CallRecord): void;
@@ -119,7 +120,7 @@ export class Gateway {
     if (!this.deps.originAllowed(origin)) {
       return rpcError(403, ErrorCode.server, `Requests from origin ${origin} are not allowed.`);
     }
-    const target = this.deps.target(slug);
+    const target = await this.deps.target(slug);
     if (!target) return rpcError(404, ErrorCode.server, `No MCP server is deployed at /mcp/${slug}.`);
     const auth = await this.deps.authorize(request, target);
     if (!auth.ok) return auth.response;

@@ -106,8 +106,12 @@ export class Mux {
     }
   }
 
-  /** Removes a party: cancels its in-flight requests upstream and drops its subscriptions. */
-  detach(d: Downstream): void {
+  /**
+   * Removes a party: cancels its in-flight requests upstream and drops its subscriptions. With
+   * `reason` (its session ended: stopped, restarted, token revoked), those requests are answered
+   * with an error too, so clients do not wait for their own timeout.
+   */
+  detach(d: Downstream, reason?: string): void {
     if (!this.parties.delete(d)) return;
     for (const [id, p] of this.pending) {
       if (p.downstream !== d) continue;
@@ -115,6 +119,15 @@ export class Mux {
       this.sendUpstream(
         notification("notifications/cancelled", { requestId: id, reason: "client session ended" }),
       );
+      if (reason !== undefined) {
+        p.sink.message(
+          failure(
+            p.clientId,
+            ErrorCode.internalError,
+            `The session ended before the MCP server answered: ${reason}.`,
+          ),
+        );
+      }
     }
     for (const [uri, set] of this.subscribers) {
       if (set.delete(d) && set.size === 0) this.unsubscribeUpstream(uri);

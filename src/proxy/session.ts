@@ -113,7 +113,7 @@ export class Session implements Downstream {
     if (this.ended) return;
     this.ended = true;
     this.endReason = reason;
-    this.mux?.detach(this);
+    this.mux?.detach(this, reason);
     this.mux = undefined;
     this.standalone.finish();
     for (const s of this.streams.values()) s.finish();

@@ -5,6 +5,7 @@ import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
 import { CatwalkError, messageOf } from "../util/error.ts";
 import { embeddedMigrations } from "./migrations.macro.ts" with { type: "macro" };
 import type { Migration } from "./migrations.macro.ts";
+import { remoteOpenFailure } from "./remote.ts";
 import * as schema from "./schema.ts";
 
 export type Db = LibSQLDatabase<typeof schema>;
@@ -65,6 +66,7 @@ function fileUrl(opts: OpenOptions): { url: string; path: string | undefined } {
 function redactUrl(url: string): string {
   try {
     const u = new URL(url);
+    u.username = "";
     u.password = "";
     u.searchParams.delete("authToken");
     return u.toString();
@@ -114,6 +116,7 @@ async function migrate(client: Client, path: string | undefined): Promise<string
     "create table if not exists __drizzle_migrations (id integer primary key autoincrement, hash text not null, created_at numeric)",
     path,
   );
+  await guardJournal(client, path);
   const done = await client.execute("select hash, created_at from __drizzle_migrations order by created_at");
   const known = new Set(MIGRATIONS.map((m) => m.hash));
   const unknown = done.rows.filter((r) => !known.has(String(r.hash)));
@@ -127,17 +130,49 @@ async function migrate(client: Client, path: string | undefined): Promise<string
   }
   const last = Math.max(0, ...done.rows.map((r) => Number(r.created_at)));
   const pending = MIGRATIONS.filter((m) => m.when > last);
+  const applied: string[] = [];
   for (const m of pending) {
-    // One batch per migration: its statements and its journal row commit together or not at all.
-    await client.batch(
-      [
-        ...m.statements,
-        { sql: "insert into __drizzle_migrations (hash, created_at) values (?, ?)", args: [m.hash, m.when] },
-      ],
-      "write",
-    );
+    try {
+      // One batch per migration: its statements and its journal row commit together or not at all.
+      await client.batch(
+        [
+          ...m.statements,
+          {
+            sql: "insert into __drizzle_migrations (hash, created_at) values (?, ?)",
+            args: [m.hash, m.when],
+          },
+        ],
+        "write",
+      );
+      applied.push(m.tag);
+    } catch (e) {
+      if (await appliedElsewhere(client, m.hash)) continue;
+      throw e;
+    }
   }
-  return pending.map((m) => m.tag);
+  return applied;
+}
+
+/**
+ * Several hosts sharing a remote database start at once and all see the same pending migrations.
+ * Batches are write transactions, so they run one after the other; every later one fails (its
+ * `create table` exists, or at the latest the unique journal index refuses its row) and rolls back
+ * whole. A failed migration whose hash is now in the journal was applied by another host.
+ */
+async function guardJournal(client: Client, path: string | undefined): Promise<void> {
+  await exec(
+    client,
+    "create unique index if not exists __drizzle_migrations_hash on __drizzle_migrations (hash)",
+    path,
+  );
+}
+
+async function appliedElsewhere(client: Client, hash: string): Promise<boolean> {
+  const rows = await client.execute({
+    sql: "select 1 from __drizzle_migrations where hash = ?",
+    args: [hash],
+  });
+  return rows.rows.length > 0;
 }
 
 export async function openStore(opts: OpenOptions): Promise<Store> {
@@ -179,6 +214,9 @@ export async function openStore(opts: OpenOptions): Promise<Store> {
   } catch (e) {
     client.close();
     if (e instanceof CatwalkError) throw e;
+    const hasToken = opts.authToken !== undefined || /[?&]authToken=/.test(url);
+    const remote = path ? undefined : remoteOpenFailure(e, redactUrl(url), hasToken);
+    if (remote) throw new StoreOpenError(remote.message, { hint: remote.hint, cause: e });
     throw new StoreOpenError(`Cannot open the database at ${path ?? redactUrl(url)}: ${messageOf(e)}.`, {
       hint: path
         ? "Check that the data dir is writable and on a local disk with free space."

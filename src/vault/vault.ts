@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "../store/db.ts";
-import { getMeta, setMeta } from "../store/meta.ts";
+import { getMeta, insertMetaIfAbsent, setMeta } from "../store/meta.ts";
 import { CatwalkError } from "../util/error.ts";
 import { Fernet, generateKey, MultiFernet } from "./fernet.ts";
 
@@ -98,34 +98,38 @@ export async function openVault(opts: OpenVaultOptions): Promise<Vault> {
   const fromEnv = opts.masterKey ? parseKeys(opts.masterKey) : undefined;
   let keys = fromEnv ?? readKeyFile(opts.dataDir);
   const source = fromEnv ? "env" : "file";
+  let generated = false;
 
   if (!keys || keys.length === 0) {
     if (check) {
       throw new VaultKeyMissingError(
         `No master key, but this database holds secrets encrypted with one (${join(opts.dataDir, MASTER_KEY_FILE)} is missing).`,
         {
-          hint: "Restore the master.key file from your backup, or set CATWALK_MASTER_KEY to the key it held.",
+          hint: "Restore the master.key file from your backup, or set CATWALK_MASTER_KEY to the key it held (with a remote database shared by several hosts: the key the other hosts use).",
         },
       );
     }
     keys = [generateKey()];
     writeKeyFile(opts.dataDir, keys);
+    generated = true;
   }
 
   const vault = makeVault(keys, source);
-  if (!check) {
-    await setMeta(opts.db, CHECK_KEY, vault.encrypt(CHECK_TEXT));
-    return vault;
-  }
+  // Several hosts may start at once on a new shared database: the first check value stored wins,
+  // and a host whose key differs is refused below instead of overwriting it.
+  if (!check && (await insertMetaIfAbsent(opts.db, CHECK_KEY, vault.encrypt(CHECK_TEXT)))) return vault;
+  const stored = check ?? (await getMeta(opts.db, CHECK_KEY));
   try {
-    if (vault.decrypt(check) === CHECK_TEXT) return vault;
+    if (stored !== undefined && vault.decrypt(stored) === CHECK_TEXT) return vault;
   } catch {
     // fall through to the mismatch error below
   }
+  // Lost the first-start race to another host: the key made here opens nothing, so do not keep it.
+  if (generated) rmSync(join(opts.dataDir, MASTER_KEY_FILE), { force: true });
   throw new VaultKeyMismatchError(
     `The master key (${source === "env" ? "CATWALK_MASTER_KEY" : MASTER_KEY_FILE}, fingerprint ${vault.fingerprints.join(",")}) does not open this database's secrets.`,
     {
-      hint: "Use the key this data dir was created with (restore master.key or fix CATWALK_MASTER_KEY); a new key cannot read old secrets.",
+      hint: "Use the key this data dir was created with (restore master.key or fix CATWALK_MASTER_KEY); a new key cannot read old secrets. Hosts sharing one remote database must all set the same CATWALK_MASTER_KEY.",
     },
   );
 }

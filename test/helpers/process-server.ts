@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { binary, waitForServer } from "./binary.ts";
 import { freePort } from "./everything.ts";
@@ -9,12 +9,30 @@ export interface ServerProcess {
   dataDir: string;
   port: number;
   pid: number;
-  token: string;
+  /**
+   * The admin token, read from `<dataDir>/admin-token` when first used (a host sharing a remote
+   * database with another one has none until the operator copies it there).
+   */
+  readonly token: string;
   api(path: string, init?: RequestInit): Promise<Response>;
+  /** Everything the process wrote to stdout and stderr so far (the banner, warnings). */
+  output(): string;
   /** Sends a signal and waits for the process to exit. */
   kill(signal?: NodeJS.Signals): Promise<number>;
   /** The same server again: same data dir, same port. */
   restart(): Promise<ServerProcess>;
+}
+
+/** Collects a process's output (the last 64 KiB), so a chatty server never blocks on a full pipe. */
+function collect(streams: ReadableStream<Uint8Array>[]): () => string {
+  let text = "";
+  for (const stream of streams) {
+    void (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of stream) text = (text + decoder.decode(chunk)).slice(-65_536);
+    })().catch(() => {});
+  }
+  return () => text;
 }
 
 /**
@@ -28,22 +46,41 @@ export async function startServerProcess(
   const port = opts.port ?? freePort();
   const proc = Bun.spawn([binary(), "serve", "--port", String(port), "--data-dir", dataDir], {
     env: { PATH: Bun.env.PATH ?? "/usr/bin:/bin", HOME: dataDir, CATWALK_LOG_LEVEL: "warn", ...opts.env },
-    stdout: "ignore",
+    stdout: "pipe",
     stderr: "pipe",
   });
-  const url = await waitForServer(dataDir, 30_000);
-  const token = readFileSync(join(dataDir, "admin-token"), "utf8").trim();
+  const output = collect([proc.stdout, proc.stderr]);
+  let url: string;
+  try {
+    url = await waitForServer(dataDir, 30_000);
+  } catch (e) {
+    proc.kill("SIGKILL");
+    await proc.exited;
+    throw new Error(`${(e as Error).message}\n${output()}`);
+  }
+  const tokenFile = join(dataDir, "admin-token");
+  let token: string | undefined;
+  const adminToken = () => {
+    if (token) return token;
+    if (!existsSync(tokenFile)) throw new Error(`no admin token in ${dataDir}`);
+    token = readFileSync(tokenFile, "utf8").trim();
+    return token;
+  };
+  if (existsSync(tokenFile)) adminToken();
   return {
     url,
     dataDir,
     port,
     pid: proc.pid,
-    token,
+    get token() {
+      return adminToken();
+    },
     api: (path, init = {}) =>
       fetch(url + path, {
         ...init,
-        headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) },
+        headers: { authorization: `Bearer ${adminToken()}`, ...(init.headers as Record<string, string>) },
       }),
+    output,
     kill: async (signal = "SIGTERM") => {
       proc.kill(signal);
       return proc.exited;

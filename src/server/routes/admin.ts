@@ -6,6 +6,7 @@ import type { Services } from "../../app/services.ts";
 import { rotateKeys } from "../../keys/rotate.ts";
 import { prometheus } from "../../stats/metrics.ts";
 import { CatwalkError } from "../../util/error.ts";
+import { VERSION } from "../../version.ts";
 
 class BackupUnsupportedError extends CatwalkError {
   readonly code = "backup.unsupported";
@@ -28,6 +29,31 @@ export function adminRoutes(services: Services) {
         ),
       {
         detail: { operationId: "metrics.get", summary: "Prometheus metrics (admin token)", tags: ["admin"] },
+      },
+    )
+    .get(
+      "/api/server",
+      () => ({
+        version: VERSION,
+        database: { location: app.store.location, embedded: app.store.embedded },
+        masterKey: { source: app.vault.source, fingerprint: app.vault.fingerprints[0] ?? "" },
+      }),
+      {
+        response: {
+          200: z.object({
+            version: z.string(),
+            database: z.object({
+              location: z.string().describe("file path or server URL, without credentials"),
+              embedded: z.boolean().describe("false for a remote libsql server (sqld, Turso)"),
+            }),
+            masterKey: z.object({ source: z.enum(["env", "file"]), fingerprint: z.string() }),
+          }),
+        },
+        detail: {
+          operationId: "server.get",
+          summary: "This server's version, database location and master key fingerprint",
+          tags: ["admin"],
+        },
       },
     )
     .post(
