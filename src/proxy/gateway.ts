@@ -352,7 +352,8 @@ export class Gateway {
     mux.attach(session);
     session.mux = mux;
     this.sessions.set(session.id, session);
-    this.counts.set(target.id, open + 1);
+    // Counted now, not from `open`: other sessions may have ended while the upstream was acquired.
+    this.counts.set(target.id, (this.counts.get(target.id) ?? 0) + 1);
     this.deps.onSession?.({ deploymentId: target.id, sessionId: session.id, kind: "opened" });
     return jsonResponse(success(init.id, result), { "mcp-session-id": session.id });
   }
