@@ -12,7 +12,7 @@ export interface Deployed {
 
 /** Creates a deployment through the API and waits until it runs (or fails the test). */
 export async function deploy(
-  srv: TestServer,
+  srv: Pick<TestServer, "api">,
   body: Record<string, unknown>,
   timeoutMs = 60_000,
 ): Promise<Deployed> {
