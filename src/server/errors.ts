@@ -1,4 +1,5 @@
 import type { Logger } from "../log/log.ts";
+import { rootMessage, storeFailure } from "../store/errors.ts";
 import { CatwalkError, type ErrorBody } from "../util/error.ts";
 
 export function errorResponse(
@@ -79,6 +80,11 @@ export function toErrorResponse(
     );
   if (code === "INVALID_COOKIE_SIGNATURE" || code === "INVALID_FILE_TYPE") {
     return errorResponse(400, envelope("bad_request", "The request is malformed."));
+  }
+  const store = storeFailure(error);
+  if (store) {
+    log.warn("database write failed", { requestId, where, error: rootMessage(error) });
+    return errorResponse(store.status, store.toBody(), store.status === 503 ? { "retry-after": "2" } : {});
   }
   log.error("unhandled error", {
     requestId,
