@@ -1,6 +1,8 @@
 import { and, desc, eq, gt, inArray, lt, type SQL } from "drizzle-orm";
 import type { Logger } from "../log/log.ts";
+import { WriteBackoff } from "../store/backoff.ts";
 import type { Db } from "../store/db.ts";
+import { rootMessage } from "../store/errors.ts";
 import type { Bus, CatwalkEvent } from "./bus.ts";
 import { EventTable } from "./events.sql.ts";
 
@@ -11,10 +13,13 @@ export interface RecorderOptions {
   retainDays?: number;
 }
 
+const MAX_QUEUED = 50_000;
+
 /**
  * Persists events from the bus in batches: the gateway publishes a `mcp.call` per request, and a
- * write per request would make SQLite the bottleneck. A failing write (disk full, database
- * locked) drops the batch with one warning; serving never waits on it.
+ * write per request would make SQLite the bottleneck. While writes fail (disk full, database
+ * locked) events stay queued (the oldest beyond 50,000 are dropped and counted) and attempts back
+ * off up to 30 s; one warning per outage, one line when it ends. Serving never waits on it.
  */
 export class EventRecorder {
   private queue: CatwalkEvent[] = [];
@@ -23,6 +28,7 @@ export class EventRecorder {
   private readonly unsubscribe: () => void;
   private dropped = 0;
   private flushing: Promise<void> | undefined;
+  private readonly backoff = new WriteBackoff();
 
   constructor(
     private readonly db: Db,
@@ -32,12 +38,11 @@ export class EventRecorder {
   ) {
     this.unsubscribe = bus.subscribe((e) => {
       this.queue.push(e);
-      if (this.queue.length > 50_000) {
-        this.queue.shift();
-        this.dropped++;
-      }
+      this.trim();
     });
-    this.timer = setInterval(() => void this.flush(), opts.flushMs ?? 250);
+    this.timer = setInterval(() => {
+      if (this.backoff.due()) void this.flush();
+    }, opts.flushMs ?? 250);
     this.pruner = setInterval(() => void this.prune(), 60_000);
     this.timer.unref?.();
     this.pruner.unref?.();
@@ -48,19 +53,37 @@ export class EventRecorder {
     if (this.queue.length === 0) return;
     const batch = this.queue.splice(0);
     this.flushing = (async () => {
+      let written = 0;
       try {
-        for (let i = 0; i < batch.length; i += 500) {
-          const rows = batch.slice(i, i + 500).map((e) => ({ ...e, time: new Date(e.time) }));
+        for (; written < batch.length; written += 500) {
+          const rows = batch.slice(written, written + 500).map((e) => ({ ...e, time: new Date(e.time) }));
           await this.db.insert(EventTable).values(rows);
         }
+        const outage = this.backoff.succeeded();
+        if (outage !== undefined)
+          this.log.info("events recorded again", { afterMs: outage, dropped: this.dropped });
       } catch (e) {
-        this.dropped += batch.length;
-        this.log.warn("events not recorded", { count: batch.length, error: e });
+        // The failed chunk was not written: it and the rest go back to the front of the queue.
+        this.queue = [...batch.slice(written), ...this.queue];
+        this.trim();
+        if (this.backoff.failed()) {
+          this.log.warn("events not recorded; retrying with backoff", {
+            error: rootMessage(e),
+            queued: this.queue.length,
+          });
+        }
       } finally {
         this.flushing = undefined;
       }
     })();
     return this.flushing;
+  }
+
+  private trim(): void {
+    const over = this.queue.length - MAX_QUEUED;
+    if (over <= 0) return;
+    this.queue.splice(0, over);
+    this.dropped += over;
   }
 
   async prune(): Promise<void> {
@@ -81,7 +104,7 @@ export class EventRecorder {
           .delete(EventTable)
           .where(and(eq(EventTable.type, "mcp.call"), lt(EventTable.time, edge.time)));
     } catch (e) {
-      this.log.warn("event pruning failed", { error: e });
+      this.log.warn("event pruning failed", { error: rootMessage(e) });
     }
   }
 

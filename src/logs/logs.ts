@@ -1,7 +1,9 @@
 import { and, asc, count, desc, eq, gt, gte, lt } from "drizzle-orm";
 import type { Logger } from "../log/log.ts";
 import { Redactor } from "../log/redact.ts";
+import { WriteBackoff } from "../store/backoff.ts";
 import type { Db } from "../store/db.ts";
+import { rootMessage } from "../store/errors.ts";
 import { LogLineTable } from "./logs.sql.ts";
 
 export interface LogLine {
@@ -14,6 +16,7 @@ export interface LogLine {
 export type LogListener = (deploymentId: string, line: LogLine) => void;
 
 const MAX_LINE = 4096;
+const MAX_QUEUED = 20_000;
 
 export interface LogStoreOptions {
   /** Lines kept per deployment; older ones are pruned. */
@@ -25,7 +28,8 @@ export interface LogStoreOptions {
  * Each deployment's log, persisted in the store. Lines are redacted (the deployment's own secret
  * values plus every globally known secret) before anything sees them, truncated, written in
  * batches, and pruned to a bound per deployment. If the disk is full or the database is locked,
- * lines are dropped with a counter and serving carries on.
+ * lines stay queued (the oldest beyond 20,000 are dropped and counted) and writes back off up to
+ * 30 s, with one warning per outage; serving carries on.
  */
 export class LogStore {
   private queue: { deploymentId: string; time: Date; stream: "stderr" | "lifecycle"; line: string }[] = [];
@@ -35,6 +39,7 @@ export class LogStore {
   private readonly pruner: ReturnType<typeof setInterval>;
   private flushing: Promise<void> | undefined;
   private seq = 0;
+  private readonly backoff = new WriteBackoff();
   dropped = 0;
 
   constructor(
@@ -43,7 +48,9 @@ export class LogStore {
     private readonly log: Logger,
     private readonly opts: LogStoreOptions = {},
   ) {
-    this.timer = setInterval(() => void this.flush(), opts.flushMs ?? 200);
+    this.timer = setInterval(() => {
+      if (this.backoff.due()) void this.flush();
+    }, opts.flushMs ?? 200);
     this.pruner = setInterval(() => void this.prune(), 60_000);
     this.timer.unref?.();
     this.pruner.unref?.();
@@ -67,10 +74,7 @@ export class LogStore {
       line = `${line.slice(0, MAX_LINE)}… [${line.length - MAX_LINE} more characters]`;
     const time = new Date();
     this.queue.push({ deploymentId, time, stream, line });
-    if (this.queue.length > 20_000) {
-      this.queue.shift();
-      this.dropped++;
-    }
+    this.trim();
     const entry: LogLine = { id: ++this.seq, time: time.toISOString(), stream, line };
     for (const fn of this.listeners) fn(deploymentId, entry);
   }
@@ -85,17 +89,35 @@ export class LogStore {
     if (this.queue.length === 0) return;
     const batch = this.queue.splice(0);
     this.flushing = (async () => {
+      let written = 0;
       try {
-        for (let i = 0; i < batch.length; i += 500)
-          await this.db.insert(LogLineTable).values(batch.slice(i, i + 500));
+        for (; written < batch.length; written += 500)
+          await this.db.insert(LogLineTable).values(batch.slice(written, written + 500));
+        const outage = this.backoff.succeeded();
+        if (outage !== undefined)
+          this.log.info("deployment log lines stored again", { afterMs: outage, dropped: this.dropped });
       } catch (e) {
-        this.dropped += batch.length;
-        this.log.warn("deployment log lines not stored", { count: batch.length, error: e });
+        // The failed chunk was not written: it and the rest go back to the front of the queue.
+        this.queue = [...batch.slice(written), ...this.queue];
+        this.trim();
+        if (this.backoff.failed()) {
+          this.log.warn("deployment log lines not stored; retrying with backoff", {
+            error: rootMessage(e),
+            queued: this.queue.length,
+          });
+        }
       } finally {
         this.flushing = undefined;
       }
     })();
     return this.flushing;
+  }
+
+  private trim(): void {
+    const over = this.queue.length - MAX_QUEUED;
+    if (over <= 0) return;
+    this.queue.splice(0, over);
+    this.dropped += over;
   }
 
   async prune(): Promise<void> {
@@ -123,7 +145,7 @@ export class LogStore {
             .where(and(eq(LogLineTable.deploymentId, id), lt(LogLineTable.id, edge.id + 1)));
       }
     } catch (e) {
-      this.log.warn("log pruning failed", { error: e });
+      this.log.warn("log pruning failed", { error: rootMessage(e) });
     }
   }
 
