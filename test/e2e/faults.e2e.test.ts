@@ -13,7 +13,7 @@ import {
   initializeBody,
   rawPost,
 } from "../helpers/mcp.ts";
-import { alive, until } from "../helpers/proc.ts";
+import { alive, processesMatching, until } from "../helpers/proc.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
 import { fixtureSpec } from "../helpers/upstream.ts";
 
@@ -141,9 +141,12 @@ describe("children killed at random under load", () => {
           }
         }
       });
-      // Two kills per deployment, each of the process serving a live session (an isolated one's
-      // own child, or the shared child), with every worker making progress in between.
-      const victims = [...deps, ...deps].map((dep) => workers.find((w) => w.dep === dep) as Worker);
+      // Two kills per deployment in random order, each of the process serving a live session (an
+      // isolated one's own child, or the shared child), with every worker making progress in between.
+      const victims = [...deps, ...deps]
+        .map((dep) => ({ dep, order: Math.random() }))
+        .sort((a, b) => a.order - b.order)
+        .map(({ dep }) => workers.find((w) => w.dep === dep) as Worker);
       const killed: number[] = [];
       for (const victim of victims) {
         const marks = workers.map((w) => w.ok);
@@ -204,4 +207,183 @@ describe("children killed at random under load", () => {
     }
     await until(() => [...pids].every((p) => !alive(p)), 15_000, "no child left after the server closed");
   }, 120_000);
+});
+
+interface DeploymentState {
+  state: string;
+  stateReason: string | null;
+}
+
+async function stateOf(srv: TestServer, id: string): Promise<DeploymentState> {
+  return (await (await srv.api(`/api/deployments/${id}`)).json()) as DeploymentState;
+}
+
+async function create(srv: TestServer, body: Record<string, unknown>): Promise<Deployed> {
+  const res = await srv.api("/api/deployments", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  expect(res.status).toBe(201);
+  return (await res.json()) as Deployed;
+}
+
+async function callError(
+  c: Connected,
+  args: Record<string, unknown>,
+): Promise<{ code: number; message: string }> {
+  const e = await c.client.callTool({ name: "echo", arguments: args }).then(
+    () => undefined,
+    (err: unknown) => err as { code: number; message: string },
+  );
+  if (!e) throw new Error("the call was expected to fail");
+  return e;
+}
+
+describe("misbehaving upstreams", () => {
+  test("a local upstream that hangs: its calls time out with a JSON-RPC error, others are served, and it serves again when it resumes", async () => {
+    const srv = await startTestServer({ env: { ...ALLOW, CATWALK_GATEWAY_REQUEST_TIMEOUT_MS: "1000" } });
+    try {
+      const hung = await deploy(srv, { command: echoCommand(), name: "hung", sessionMode: "shared" });
+      const bystander = await deploy(srv, { command: echoCommand(), name: "bystander" });
+      const [a, b, other] = await Promise.all([
+        connectLegacy(hung),
+        connectLegacy(hung),
+        connectLegacy(bystander),
+      ]);
+      const pid = Number(text(await a.client.callTool({ name: "pid", arguments: {} })));
+      process.kill(pid, "SIGSTOP");
+      try {
+        const [ea, eb] = await Promise.all([
+          callError(a, { text: "stuck a" }),
+          callError(b, { text: "stuck b" }),
+        ]);
+        for (const e of [ea, eb]) {
+          expect(e.code).toBe(-32001);
+          expect(e.message).toContain("Request timed out: no response or progress for 1000 ms.");
+        }
+        // Another deployment, and the gateway itself, do not wait for the hung one.
+        expect(text(await other.client.callTool({ name: "echo", arguments: { text: "unaffected" } }))).toBe(
+          "unaffected",
+        );
+        expect((await stateOf(srv, hung.id)).state).toBe("running");
+      } finally {
+        process.kill(pid, "SIGCONT");
+      }
+      // The same sessions are served again by the same process once it resumes.
+      expect(text(await a.client.callTool({ name: "echo", arguments: { text: "resumed" } }))).toBe("resumed");
+      expect(text(await b.client.callTool({ name: "pid", arguments: {} }))).toBe(String(pid));
+      for (const c of [a, b, other]) await c.close();
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test("a remote upstream that hangs: the call times out, and the next one after it answers is served", async () => {
+    const remote = startFakeRemote();
+    const srv = await startTestServer({ env: { CATWALK_GATEWAY_REQUEST_TIMEOUT_MS: "1000" } });
+    try {
+      const dep = await deploy(srv, { source: remote.url, name: "remote-hang", sessionMode: "shared" });
+      const c = await connectLegacy(dep);
+      remote.hang(true);
+      const e = await callError(c, { text: "stuck" });
+      expect(e.code).toBe(-32001);
+      expect(e.message).toContain("Request timed out: no response or progress for 1000 ms.");
+      remote.hang(false);
+      expect(text(await c.client.callTool({ name: "echo", arguments: { text: "answered" } }))).toBe(
+        "answered",
+      );
+      await c.close();
+    } finally {
+      await srv.close();
+      await remote.stop();
+    }
+  });
+
+  test("an upstream flooding stdout with garbage: every answer is right and the skipped lines are noted at a bounded rate", async () => {
+    const srv = await startTestServer({ env: ALLOW });
+    try {
+      const spec = fixtureSpec("noisy-server.ts");
+      if (spec.kind !== "command") throw new Error("fixture spec");
+      const start = Date.now();
+      const dep = await deploy(srv, {
+        command: [spec.command, ...spec.args],
+        name: "noisy",
+        sessionMode: "shared",
+      });
+      const c = await connectLegacy(dep);
+      for (let i = 0; i < 100; i++) {
+        const t = `noisy ${i} ${"é".repeat(i)}`;
+        expect(text(await c.client.callTool({ name: "echo", arguments: { text: t } }))).toBe(t);
+      }
+      await c.close();
+      const windows = 1 + Math.floor((Date.now() - start) / 10_000);
+      const res = await srv.api(`/api/deployments/${dep.id}/logs?tail=10000`);
+      const lines = ((await res.json()) as { lines: { line: string }[] }).lines.map((l) => l.line);
+      const noted = lines.filter((l) => l.startsWith("skipped a stdout line that is not JSON-RPC"));
+      expect(noted.length).toBeGreaterThanOrEqual(1);
+      expect(noted.length).toBeLessThanOrEqual(10 * windows);
+      expect(lines.every((l) => l.length <= 4096 + 40)).toBe(true);
+      expect((await stateOf(srv, dep.id)).state).toBe("running");
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test("an upstream writing one endless stdout line is killed at the line cap, and clients get a 503 saying so", async () => {
+    const srv = await startTestServer({ env: ALLOW });
+    try {
+      const spec = fixtureSpec("flood-server.ts");
+      if (spec.kind !== "command") throw new Error("fixture spec");
+      const dep = await create(srv, { command: [spec.command, ...spec.args], name: "flood" });
+      const healthy = await deploy(srv, { command: echoCommand(), name: "healthy" });
+      const cap = "wrote a stdout line longer than 33554432 bytes without a newline; killed";
+      await until(
+        async () => (await stateOf(srv, dep.id)).stateReason?.includes(cap) ?? false,
+        30_000,
+        "the line cap to kill the flood child",
+      );
+      expect(["crashed", "starting", "failed"]).toContain((await stateOf(srv, dep.id)).state);
+      const res = await rawPost(dep.url, initializeBody(), { authorization: `Bearer ${dep.token}` });
+      expect(res.status).toBe(503);
+      const body = (await res.json()) as { error: { message: string } };
+      expect(body.error.message).toContain(`Deployment ${dep.id}`);
+      expect(body.error.message).toContain(cap);
+      const c = await connectLegacy(healthy);
+      expect(text(await c.client.callTool({ name: "echo", arguments: { text: "fine" } }))).toBe("fine");
+      await c.close();
+    } finally {
+      await srv.close();
+    }
+  }, 60_000);
+
+  test("an upstream that never answers initialize: clients get a 503 naming the handshake timeout, and no process is left running", async () => {
+    const srv = await startTestServer({ env: { ...ALLOW, CATWALK_LOCAL_START_TIMEOUT_MS: "500" } });
+    try {
+      const spec = fixtureSpec("silent-server.ts");
+      if (spec.kind !== "command") throw new Error("fixture spec");
+      const dep = await create(srv, { command: [spec.command, ...spec.args], name: "silent" });
+      const reason = "did not answer initialize within 500 ms";
+      await until(
+        async () => (await stateOf(srv, dep.id)).stateReason?.includes(reason) ?? false,
+        30_000,
+        "the handshake timeout to be reported",
+      );
+      const res = await rawPost(dep.url, initializeBody(), { authorization: `Bearer ${dep.token}` });
+      expect(res.status).toBe(503);
+      const body = (await res.json()) as { error: { code: number; message: string } };
+      expect(body.error.message).toContain(reason);
+      await until(
+        async () => (await stateOf(srv, dep.id)).state === "failed",
+        60_000,
+        "the deployment to fail",
+      );
+      expect((await stateOf(srv, dep.id)).stateReason).toContain(reason);
+      // The supervisor stopped every silent child it started.
+      await until(() => processesMatching("silent-server.ts").length === 0, 10_000, "no silent child left");
+      expect((await fetch(`${srv.url}/api/health`)).status).toBe(200);
+    } finally {
+      await srv.close();
+    }
+  }, 90_000);
 });
