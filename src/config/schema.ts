@@ -97,6 +97,15 @@ export const ConfigSchema = z.strictObject({
         .min(1024)
         .default(4 * 1024 * 1024)
         .describe("Largest MCP request body accepted."),
+      maxJsonDepth: z
+        .number()
+        .int()
+        .min(8)
+        .max(10_000)
+        .default(128)
+        .describe(
+          "Deepest JSON nesting accepted in an MCP request; deeper ones get 400 before reaching a server.",
+        ),
       keepAliveMs: ms.default(15_000).describe("Interval of SSE keep-alive comments."),
       eventBufferSize: z
         .number()
