@@ -50,6 +50,9 @@ export function toErrorResponse(
   where: string,
 ): Response {
   if (error instanceof CatwalkError) return errorResponse(error.status, error.toBody());
+  // A named error thrown by a parse hook arrives wrapped in Elysia's ParseError.
+  const cause = code === "PARSE" ? (error as { cause?: unknown }).cause : undefined;
+  if (cause instanceof CatwalkError) return errorResponse(cause.status, cause.toBody());
   if (code === "VALIDATION") {
     const issues = issuesOf(error);
     const first = issues[0];
