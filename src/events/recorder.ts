@@ -2,7 +2,7 @@ import { and, desc, eq, gt, inArray, lt, type SQL } from "drizzle-orm";
 import type { Logger } from "../log/log.ts";
 import { WriteBackoff } from "../store/backoff.ts";
 import type { Db } from "../store/db.ts";
-import { rootMessage } from "../store/errors.ts";
+import { rootMessage, storeFailure } from "../store/errors.ts";
 import type { Bus, CatwalkEvent } from "./bus.ts";
 import { EventTable } from "./events.sql.ts";
 
@@ -19,7 +19,8 @@ const MAX_QUEUED = 50_000;
  * Persists events from the bus in batches: the gateway publishes a `mcp.call` per request, and a
  * write per request would make SQLite the bottleneck. While writes fail (disk full, database
  * locked) events stay queued (the oldest beyond 50,000 are dropped and counted) and attempts back
- * off up to 30 s; one warning per outage, one line when it ends. Serving never waits on it.
+ * off up to 30 s; one warning per outage, one line when it ends. Any other write error drops the
+ * batch with a warning (retrying could not help). Serving never waits on it.
  */
 export class EventRecorder {
   private queue: CatwalkEvent[] = [];
@@ -63,8 +64,15 @@ export class EventRecorder {
         if (outage !== undefined)
           this.log.info("events recorded again", { afterMs: outage, dropped: this.dropped });
       } catch (e) {
+        const rest = batch.slice(written);
+        if (!storeFailure(e)) {
+          // Not the database being locked or full: retrying would fail the same way forever.
+          this.dropped += rest.length;
+          this.log.warn("events not recorded", { count: rest.length, error: rootMessage(e) });
+          return;
+        }
         // The failed chunk was not written: it and the rest go back to the front of the queue.
-        this.queue = [...batch.slice(written), ...this.queue];
+        this.queue = [...rest, ...this.queue];
         this.trim();
         if (this.backoff.failed()) {
           this.log.warn("events not recorded; retrying with backoff", {

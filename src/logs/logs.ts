@@ -3,7 +3,7 @@ import type { Logger } from "../log/log.ts";
 import { Redactor } from "../log/redact.ts";
 import { WriteBackoff } from "../store/backoff.ts";
 import type { Db } from "../store/db.ts";
-import { rootMessage } from "../store/errors.ts";
+import { rootMessage, storeFailure } from "../store/errors.ts";
 import { LogLineTable } from "./logs.sql.ts";
 
 export interface LogLine {
@@ -29,7 +29,8 @@ export interface LogStoreOptions {
  * values plus every globally known secret) before anything sees them, truncated, written in
  * batches, and pruned to a bound per deployment. If the disk is full or the database is locked,
  * lines stay queued (the oldest beyond 20,000 are dropped and counted) and writes back off up to
- * 30 s, with one warning per outage; serving carries on.
+ * 30 s, with one warning per outage; other write errors drop the batch with a warning. Serving
+ * carries on.
  */
 export class LogStore {
   private queue: { deploymentId: string; time: Date; stream: "stderr" | "lifecycle"; line: string }[] = [];
@@ -97,8 +98,15 @@ export class LogStore {
         if (outage !== undefined)
           this.log.info("deployment log lines stored again", { afterMs: outage, dropped: this.dropped });
       } catch (e) {
+        const rest = batch.slice(written);
+        if (!storeFailure(e)) {
+          // Not the database being locked or full: retrying would fail the same way forever.
+          this.dropped += rest.length;
+          this.log.warn("deployment log lines not stored", { count: rest.length, error: rootMessage(e) });
+          return;
+        }
         // The failed chunk was not written: it and the rest go back to the front of the queue.
-        this.queue = [...batch.slice(written), ...this.queue];
+        this.queue = [...rest, ...this.queue];
         this.trim();
         if (this.backoff.failed()) {
           this.log.warn("deployment log lines not stored; retrying with backoff", {
