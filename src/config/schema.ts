@@ -32,6 +32,12 @@ export const ConfigSchema = z.strictObject({
     .optional()
     .describe("libsql server (libsql://, https://) or file: URL; default is <dataDir>/catwalk.db."),
   databaseAuthToken: z.string().min(1).optional().describe("Auth token for a remote libsql/Turso database."),
+  databaseBusyTimeoutMs: ms
+    .max(60_000)
+    .default(5000)
+    .describe(
+      "How long a write to the embedded database waits for another process's lock; the server waits with it.",
+    ),
   masterKey: z
     .string()
     .min(1)

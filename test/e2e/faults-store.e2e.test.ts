@@ -41,7 +41,10 @@ function logged(stderr: string, msg: string): Record<string, unknown>[] {
 describe("database write-locked by another process", () => {
   test("MCP calls keep being answered, a blocked API write fails with 503 store.busy, and nothing recorded meanwhile is lost", async () => {
     const dataDir = tempDir("catwalk-locked-");
-    const srv = await startProcessServer({ dataDir, env: ENV });
+    const srv = await startProcessServer({
+      dataDir,
+      env: { ...ENV, CATWALK_DATABASE_BUSY_TIMEOUT_MS: "2000" },
+    });
     const locker = createClient({ url: `file:${join(dataDir, "catwalk.db")}`, timeout: 10_000 });
     try {
       const dep = await deploy(srv, { command: echoCommand(), name: "locked", sessionMode: "shared" });
@@ -64,7 +67,7 @@ describe("database write-locked by another process", () => {
         await other.close();
         expect((await fetch(`${srv.url}/api/health`)).status).toBe(200);
 
-        // A write waits the busy timeout (5 s), then answers with the named error, not a 500.
+        // A write waits the busy timeout (2 s here), then answers with the named error, not a 500.
         const refused = await createToken(srv.api, dep.id, "during-lock");
         expect(refused.status).toBe(503);
         expect(refused.headers.get("retry-after")).toBe("2");
