@@ -46,6 +46,19 @@ describe("server killed with SIGKILL under load", () => {
         const dep = await deploy(srv, { command, name: mode, sessionMode: mode, env: { API_KEY: secret } });
         deps.push({ ...dep, secret });
       }
+      // A server that ignores stdin EOF (and has a grandchild): it would outlive the killed server.
+      const stubborn = fixtureSpec("grandchild-server.ts");
+      if (stubborn.kind !== "command") throw new Error("fixture spec");
+      const sticky = await deploy(srv, {
+        command: [stubborn.command, ...stubborn.args],
+        name: "stubborn",
+        sessionMode: "shared",
+      });
+      const stickyClient = await connectLegacy(sticky);
+      const grandchild = Number(
+        text(await stickyClient.client.callTool({ name: "grandchild", arguments: {} })),
+      );
+      expect(alive(grandchild)).toBe(true);
       const parked = await deploy(srv, { command, name: "parked" });
       expect((await srv.api(`/api/deployments/${parked.id}/stop`, { method: "POST" })).status).toBe(200);
       const extra = (await (
@@ -74,15 +87,18 @@ describe("server killed with SIGKILL under load", () => {
         }
       });
       await until(() => calls >= 40, 30_000, "40 calls under load");
-      const orphans = childrenOf(srv.pid);
-      expect(orphans.length).toBeGreaterThanOrEqual(4);
+      const orphans = [...childrenOf(srv.pid), grandchild];
+      expect(orphans.length).toBeGreaterThanOrEqual(5);
       await srv.kill9();
       // Every in-flight loop ends with a transport error, none with a wrong answer.
       for (const e of await Promise.all(loops)) expect(e.message).not.toContain("wrong answer");
 
+      await stickyClient.client.close();
       srv = await startProcessServer({ dataDir, port, env: ENV });
-      // The children of the killed server see stdin close and exit (the MCP stdio shutdown).
+      // The killed server's children see stdin close and exit (the MCP stdio shutdown); the new
+      // server stops the ones that ignore it, grandchildren included.
       await until(() => orphans.every((p) => !alive(p)), 15_000, "the killed server's children to exit");
+      expect(srv.stderr()).toContain("stopping processes a previous server left running");
 
       await until(
         async () =>
