@@ -37,84 +37,83 @@ function ownsErrors(path: string): boolean {
   return path.startsWith("/mcp/") || path === "/mcp" || isOAuthPath(path);
 }
 
+/**
+ * Routes that read their own bodies (OAuth, `/mcp/:slug`) are registered before the `/api` JSON
+ * parse hook: Elysia runs a parse hook for every route registered after it, even `parse: "none"`
+ * ones, and such a route then loses its body.
+ */
 export function buildServer(app: App, services: Services, port: () => number) {
   const ids = new WeakMap<Request, string>();
-  return (
-    new Elysia({ name: "catwalk" })
-      .use(
-        openapi({
-          path: "/api/docs",
-          specPath: "/api/openapi.json",
-          provider: null,
-          mapJsonSchema: { zod: z.toJSONSchema },
-          documentation: {
-            info: {
-              title: "Catwalk API",
-              version: VERSION,
-              description: "Manage MCP deployments. Every path except /api/health needs the admin token.",
-            },
-            components: { securitySchemes: { admin: { type: "http", scheme: "bearer" } } },
-            security: [{ admin: [] }],
+  return new Elysia({ name: "catwalk" })
+    .use(
+      openapi({
+        path: "/api/docs",
+        specPath: "/api/openapi.json",
+        provider: null,
+        mapJsonSchema: { zod: z.toJSONSchema },
+        documentation: {
+          info: {
+            title: "Catwalk API",
+            version: VERSION,
+            description: "Manage MCP deployments. Every path except /api/health needs the admin token.",
           },
-        }),
-      )
-      .onRequest(async ({ request, set }) => {
-        const given = request.headers.get("x-request-id");
-        const id = given && REQUEST_ID.test(given) ? given : newId("log").slice(4);
-        ids.set(request, id);
-        set.headers["x-request-id"] = id;
-        const path = new URL(request.url).pathname;
-        if (ownsErrors(path)) return;
-        const origin = request.headers.get("origin");
-        if (!originAllowed(app, origin, port())) return forbiddenOrigin(origin ?? "");
-        return guardApi(app, request, path);
-      })
-      .onError(({ code, error, request }) => {
-        const url = new URL(request.url);
-        return toErrorResponse(
-          code,
-          error,
-          app.log,
-          ids.get(request) ?? "-",
-          `${request.method} ${url.pathname}`,
-        );
-      })
-      .onAfterResponse(({ request, set }) => {
-        const url = new URL(request.url);
-        app.log.debug("request", {
-          method: request.method,
-          path: url.pathname,
-          status: set.status,
-          id: ids.get(request),
-        });
-      })
-      // Routes that read their own bodies come before the parse hook: Elysia runs a hook for every
-      // route registered after it, and a hook on a `parse: "none"` route breaks its body.
-      .use(oauthRoutes(app, port))
-      .all(
-        "/mcp/:slug",
-        ({ request, params, server }) => {
-          // The gateway runs its own timeouts (progress-aware); Bun's idle timeout would cut long calls.
-          server?.timeout(request, 0);
-          return services.gateway.handle(request, params.slug);
+          components: { securitySchemes: { admin: { type: "http", scheme: "bearer" } } },
+          security: [{ admin: [] }],
         },
-        { parse: "none", detail: { hide: true } },
-      )
-      .onParse(parseApiJson)
-      .use(healthRoutes(app))
-      .use(deploymentRoutes(services))
-      .use(eventRoutes(services))
-      .use(adminRoutes(services))
-      .use(analysisRoutes(app))
-      .use(registryRoutes(app))
-      .get(
-        "/",
-        () =>
-          new Response(
-            `catwalk ${VERSION}\nAPI: /api (admin token)  health: /api/health  MCP: /mcp/<slug>\n`,
-          ),
-      )
-  );
+      }),
+    )
+    .onRequest(async ({ request, set }) => {
+      const given = request.headers.get("x-request-id");
+      const id = given && REQUEST_ID.test(given) ? given : newId("log").slice(4);
+      ids.set(request, id);
+      set.headers["x-request-id"] = id;
+      const path = new URL(request.url).pathname;
+      if (ownsErrors(path)) return;
+      const origin = request.headers.get("origin");
+      if (!originAllowed(app, origin, port())) return forbiddenOrigin(origin ?? "");
+      return guardApi(app, request, path);
+    })
+    .onError(({ code, error, request }) => {
+      const url = new URL(request.url);
+      return toErrorResponse(
+        code,
+        error,
+        app.log,
+        ids.get(request) ?? "-",
+        `${request.method} ${url.pathname}`,
+      );
+    })
+    .onAfterResponse(({ request, set }) => {
+      const url = new URL(request.url);
+      app.log.debug("request", {
+        method: request.method,
+        path: url.pathname,
+        status: set.status,
+        id: ids.get(request),
+      });
+    })
+    .use(oauthRoutes(app, port))
+    .all(
+      "/mcp/:slug",
+      ({ request, params, server }) => {
+        // The gateway runs its own timeouts (progress-aware); Bun's idle timeout would cut long calls.
+        server?.timeout(request, 0);
+        return services.gateway.handle(request, params.slug);
+      },
+      { parse: "none", detail: { hide: true } },
+    )
+    .onParse(parseApiJson)
+    .use(healthRoutes(app))
+    .use(deploymentRoutes(services))
+    .use(eventRoutes(services))
+    .use(adminRoutes(services))
+    .use(analysisRoutes(app))
+    .use(registryRoutes(app))
+    .get(
+      "/",
+      () =>
+        new Response(`catwalk ${VERSION}\nAPI: /api (admin token)  health: /api/health  MCP: /mcp/<slug>\n`),
+    );
 }
 
 export interface Running {
