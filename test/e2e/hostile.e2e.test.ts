@@ -514,7 +514,9 @@ describe("headers and slugs", () => {
   test("any slug under /mcp and /api/deployments is a 404 (never a 5xx, never another deployment)", async () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(fc.string({ minLength: 1 }), fc.constantFrom(...HOSTILE)), async (slug) => {
-        fc.pre(slug !== dep.slug && slug !== dep.id);
+        // `.` and `..` are resolved by the client before sending (they address other routes, which
+        // is why no name may consist of dots); everything else must arrive and be a 404.
+        fc.pre(slug !== dep.slug && slug !== dep.id && !/^\.+$/.test(slug));
         const segment = encodeURIComponent(slug);
         const mcp = await rawPost(`${api.url}/mcp/${segment}`, initializeBody(), {
           authorization: `Bearer ${dep.token}`,
@@ -523,9 +525,7 @@ describe("headers and slugs", () => {
         expect(mcp.status).toBe(404);
         const info = await api.api(`/api/deployments/${segment}`);
         expect(info.status).toBe(404);
-        // `..` and `.` are resolved by URL parsing to another route, which does not exist either.
-        const code = ((await info.json()) as { error: { code: string } }).error.code;
-        expect(["deployment.not_found", "not_found"]).toContain(code);
+        expect(((await info.json()) as { error: { code: string } }).error.code).toBe("deployment.not_found");
       }),
       { numRuns: 150 },
     );
