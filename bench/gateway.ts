@@ -4,18 +4,17 @@
  * - supergateway:    supergateway --stateful bridging server-everything's stdio mode (the usual peer)
  * - gateway stdio:   catwalk bridging server-everything's stdio mode (isolated and shared sessions)
  * - gateway remote:  catwalk in front of the direct server
- * For each: p50/p99 of sequential `echo` calls on one session, and calls/s of 32 concurrent
- * sessions looping for a fixed time. Ratios are to direct. Also RSS per idle session of catwalk.
- * `bun bench/gateway.ts [--calls 2000] [--seconds 10] [--sessions 32]`
+ * For each: p50/p99 of sequential `echo` calls on one session, then calls/s and per-call p50/p99
+ * of 1, 8 and 32 concurrent sessions looping for a fixed time. Ratios are to direct. Also RSS per
+ * idle session of catwalk with 1,000 sessions held open on one shared deployment.
+ * `bun bench/gateway.ts [--calls 2000] [--seconds 10] [--concurrency 1,8,32]`
  */
-import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { binary, waitForServer } from "../test/helpers/binary.ts";
 import { EVERYTHING_BIN, freePort, startEverythingHttp } from "../test/helpers/everything.ts";
-import { tempDir } from "../test/helpers/server.ts";
+import { type Catwalk, startCatwalk } from "./lib/catwalk.ts";
 import { fmt, heading, ratio, rssMiB, summarize } from "./lib/stats.ts";
 
 interface Target {
@@ -24,11 +23,18 @@ interface Target {
   headers: Record<string, string>;
 }
 
+interface Level {
+  concurrency: number;
+  rate: number;
+  p50: number;
+  p99: number;
+}
+
 interface Result {
   name: string;
   p50: number;
   p99: number;
-  rate: number;
+  levels: Level[];
 }
 
 async function connect(t: Target): Promise<{ client: Client; close(): Promise<void> }> {
@@ -62,22 +68,25 @@ async function sequential(t: Target, calls: number): Promise<number[]> {
   }
 }
 
-async function concurrent(t: Target, sessions: number, seconds: number): Promise<number> {
+/** `sessions` clients, each calling in a loop for `seconds`: total calls/s and per-call latency. */
+async function concurrent(t: Target, sessions: number, seconds: number): Promise<Level> {
   const clients = await Promise.all(Array.from({ length: sessions }, () => connect(t)));
   try {
     for (const c of clients) await c.client.callTool({ name: "echo", arguments: { message: "warm" } });
     const end = performance.now() + seconds * 1000;
-    const counts = await Promise.all(
+    const latencies: number[] = [];
+    await Promise.all(
       clients.map(async (c) => {
         let n = 0;
         while (performance.now() < end) {
-          await c.client.callTool({ name: "echo", arguments: { message: `c${n}` } });
-          n++;
+          const start = performance.now();
+          await c.client.callTool({ name: "echo", arguments: { message: `c${n++}` } });
+          latencies.push(performance.now() - start);
         }
-        return n;
       }),
     );
-    return counts.reduce((a, b) => a + b, 0) / seconds;
+    const { p50, p99 } = summarize(latencies);
+    return { concurrency: sessions, rate: latencies.length / seconds, p50, p99 };
   } finally {
     await Promise.all(clients.map((c) => c.close()));
   }
@@ -120,66 +129,18 @@ async function startSupergateway(): Promise<{ url: string; stop(): Promise<void>
   };
 }
 
-interface Catwalk {
-  url: string;
-  pid: number;
-  token: string;
-  deploy(body: Record<string, unknown>): Promise<{ url: string; token: string }>;
-  stop(): Promise<void>;
-}
-
-async function startCatwalk(): Promise<Catwalk> {
-  const dataDir = tempDir("catwalk-bench-gw-");
-  mkdirSync(dataDir, { recursive: true });
-  const proc = Bun.spawn([binary(), "serve", "--port", "0", "--data-dir", dataDir], {
-    env: {
-      PATH: Bun.env.PATH ?? "/usr/bin:/bin",
-      HOME: dataDir,
-      CATWALK_LOCAL_ALLOW_COMMANDS: "true",
-      CATWALK_LOCAL_MAX_CHILDREN: "64",
-      CATWALK_LOG_LEVEL: "warn",
-    },
-    stdout: "ignore",
-    stderr: "ignore",
-  });
-  const url = await waitForServer(dataDir);
-  const token = readFileSync(join(dataDir, "admin-token"), "utf8").trim();
-  return {
-    url,
-    pid: proc.pid,
-    token,
-    deploy: async (body) => {
-      const res = await fetch(`${url}/api/deployments`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        body: JSON.stringify(body),
-      });
-      const dep = (await res.json()) as { id: string; url: string; token: string };
-      if (res.status !== 201) throw new Error(`deploy failed: ${JSON.stringify(dep)}`);
-      for (let i = 0; i < 600; i++) {
-        const info = (await (
-          await fetch(`${url}/api/deployments/${dep.id}`, { headers: { authorization: `Bearer ${token}` } })
-        ).json()) as { state: string; stateReason: string };
-        if (info.state === "running") return dep;
-        if (info.state === "failed") throw new Error(`deployment failed: ${info.stateReason}`);
-        await Bun.sleep(100);
-      }
-      throw new Error("deployment did not start");
-    },
-    stop: async () => {
-      proc.kill("SIGTERM");
-      await proc.exited;
-    },
-  };
-}
-
-async function measure(t: Target, calls: number, sessions: number, seconds: number): Promise<Result> {
+async function measure(t: Target, calls: number, levels: number[], seconds: number): Promise<Result> {
   const seq = summarize(await sequential(t, calls));
-  const rate = await concurrent(t, sessions, seconds);
-  console.log(
-    `${t.name.padEnd(26)} p50 ${fmt(seq.p50, 3)} ms  p99 ${fmt(seq.p99, 3)} ms  ${fmt(rate, 0)} calls/s`,
-  );
-  return { name: t.name, p50: seq.p50, p99: seq.p99, rate };
+  console.log(`${t.name.padEnd(26)} sequential   p50 ${fmt(seq.p50, 3)} ms  p99 ${fmt(seq.p99, 3)} ms`);
+  const measured: Level[] = [];
+  for (const c of levels) {
+    const level = await concurrent(t, c, seconds);
+    measured.push(level);
+    console.log(
+      `${"".padEnd(26)} ${`c=${c}`.padEnd(12)} ${fmt(level.rate, 0).padStart(6)} calls/s  p50 ${fmt(level.p50, 3)} ms  p99 ${fmt(level.p99, 3)} ms`,
+    );
+  }
+  return { name: t.name, p50: seq.p50, p99: seq.p99, levels: measured };
 }
 
 /** Holds `count` idle sessions (each with its GET stream open) from a separate client process. */
@@ -235,13 +196,15 @@ export async function run(argv: string[] = []): Promise<void> {
     options: {
       calls: { type: "string", default: "2000" },
       seconds: { type: "string", default: "10" },
-      sessions: { type: "string", default: "32" },
+      concurrency: { type: "string", default: "1,8,32" },
     },
   });
   const calls = Number(values.calls);
   const seconds = Number(values.seconds);
-  const sessions = Number(values.sessions);
-  heading(`gateway overhead (${calls} sequential echo calls; ${sessions} sessions x ${seconds} s)`);
+  const levels = values.concurrency.split(",").map(Number);
+  heading(
+    `gateway overhead (${calls} sequential echo calls; ${levels.join("/")} concurrent sessions x ${seconds} s each)`,
+  );
   const direct = await startEverythingHttp();
   const sg = await startSupergateway();
   const cw = await startCatwalk();
@@ -262,13 +225,20 @@ export async function run(argv: string[] = []): Promise<void> {
       { name: "catwalk remote (shared)", url: remote.url, headers: auth(remote.token) },
     ];
     const results: Result[] = [];
-    for (const t of targets) results.push(await measure(t, calls, sessions, seconds));
+    for (const t of targets) results.push(await measure(t, calls, levels, seconds));
     const base = results[0] as Result;
     heading("ratios to direct (p50: lower is better; calls/s: higher is better)");
     for (const r of results.slice(1)) {
+      const delta = r.p50 - base.p50;
       console.log(
-        `${r.name.padEnd(26)} p50 ${ratio(r.p50, base.p50)}  p99 ${ratio(r.p99, base.p99)}  calls/s ${ratio(r.rate, base.rate)}  (p50 ${r.p50 - base.p50 >= 0 ? "+" : ""}${fmt(r.p50 - base.p50, 3)} ms)`,
+        `${r.name.padEnd(26)} sequential   p50 ${ratio(r.p50, base.p50)}  p99 ${ratio(r.p99, base.p99)}  (p50 ${delta >= 0 ? "+" : ""}${fmt(delta, 3)} ms)`,
       );
+      for (const [i, l] of r.levels.entries()) {
+        const b = base.levels[i] as Level;
+        console.log(
+          `${"".padEnd(26)} ${`c=${l.concurrency}`.padEnd(12)} calls/s ${ratio(l.rate, b.rate)}  p50 ${ratio(l.p50, b.p50)}  p99 ${ratio(l.p99, b.p99)}`,
+        );
+      }
     }
     heading("catwalk memory per idle session (1,000 sessions on one shared stdio deployment)");
     const mem = await idleSessionRss(cw, targets[3] as Target, 1000);

@@ -8,6 +8,8 @@ const suites: Record<string, () => Promise<void>> = {
   startup: async () => (await import("./startup.ts")).run(),
   gateway: async () => (await import("./gateway.ts")).run([]),
   local: async () => (await import("./local.ts")).run(),
+  deploy: async () => (await import("./deploy.ts")).run(),
+  deployments: async () => (await import("./deployments.ts")).run(),
   store: async () => (await import("./store.ts")).run([]),
   fernet: async () => {
     const { run } = await import("./fernet.ts");

@@ -53,6 +53,7 @@ export async function openApp(loaded: Loaded, opts: OpenAppOptions = {}): Promis
     dataDir: config.dataDir,
     url: config.databaseUrl,
     authToken: config.databaseAuthToken,
+    busyTimeoutMs: config.databaseBusyTimeoutMs,
   });
   const closers: (() => Promise<void> | void)[] = [() => store.close()];
   try {

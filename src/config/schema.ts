@@ -42,6 +42,12 @@ export const ConfigSchema = z.strictObject({
     .describe(
       "With a remote database shared by several hosts: changes made on another host (deployments, credentials, revoked tokens) reach this one within this time.",
     ),
+  databaseBusyTimeoutMs: ms
+    .max(60_000)
+    .default(5000)
+    .describe(
+      "How long a write to the embedded database waits for another process's lock; the server waits with it.",
+    ),
   masterKey: z
     .string()
     .min(1)
@@ -107,6 +113,15 @@ export const ConfigSchema = z.strictObject({
         .min(1024)
         .default(4 * 1024 * 1024)
         .describe("Largest MCP request body accepted."),
+      maxJsonDepth: z
+        .number()
+        .int()
+        .min(8)
+        .max(10_000)
+        .default(128)
+        .describe(
+          "Deepest JSON nesting accepted in an MCP request; deeper ones get 400 before reaching a server.",
+        ),
       keepAliveMs: ms.default(15_000).describe("Interval of SSE keep-alive comments."),
       eventBufferSize: z
         .number()

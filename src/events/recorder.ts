@@ -1,7 +1,8 @@
 import { and, desc, eq, gt, inArray, lt, type SQL } from "drizzle-orm";
 import type { Logger } from "../log/log.ts";
-import { BatchWriter, inChunks } from "../store/batch.ts";
+import { BatchWriter } from "../store/batch.ts";
 import type { Db } from "../store/db.ts";
+import { rootMessage } from "../store/errors.ts";
 import type { Bus, CatwalkEvent } from "./bus.ts";
 import { EventTable } from "./events.sql.ts";
 
@@ -14,8 +15,8 @@ export interface RecorderOptions {
 
 /**
  * Persists events from the bus in batches: the gateway publishes a `mcp.call` per request, and a
- * write per request would make SQLite the bottleneck. A failing write (disk full, database
- * locked) drops the batch with one warning; serving never waits on it.
+ * write per request would make SQLite the bottleneck. While the database refuses writes (locked,
+ * disk full) events stay queued, up to 50,000 (see `BatchWriter`); serving never waits on it.
  */
 export class EventRecorder {
   private readonly writer: BatchWriter<CatwalkEvent>;
@@ -29,13 +30,12 @@ export class EventRecorder {
     private readonly opts: RecorderOptions = {},
   ) {
     this.writer = new BatchWriter({
-      write: (batch) =>
-        inChunks(batch, 500, (rows) =>
-          db.insert(EventTable).values(rows.map((e) => ({ ...e, time: new Date(e.time) }))),
-        ),
-      onFailure: (count, error) => log.warn("events not recorded", { count, error }),
+      insert: (rows) => db.insert(EventTable).values(rows.map((e) => ({ ...e, time: new Date(e.time) }))),
+      chunkSize: 500,
       flushMs: opts.flushMs ?? 250,
       maxQueue: 50_000,
+      log,
+      messages: { failed: "events not recorded", recovered: "events recorded again" },
     });
     this.unsubscribe = bus.subscribe((e) => this.writer.push(e));
     this.pruner = setInterval(() => void this.prune(), 60_000);
@@ -64,7 +64,7 @@ export class EventRecorder {
           .delete(EventTable)
           .where(and(eq(EventTable.type, "mcp.call"), lt(EventTable.time, edge.time)));
     } catch (e) {
-      this.log.warn("event pruning failed", { error: e });
+      this.log.warn("event pruning failed", { error: rootMessage(e) });
     }
   }
 

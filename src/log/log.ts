@@ -23,6 +23,8 @@ export interface LogOptions {
   /** JSON-lines file; rotated to `<file>.1` when it exceeds `maxFileBytes`. */
   file?: string;
   maxFileBytes?: number;
+  /** How long a log file that failed to write is left alone before the next attempt (30 s). */
+  fileRetryMs?: number;
   /** Where human-readable lines go; defaults to stderr. `null` silences the console. */
   write?: ((line: string) => void) | null;
   redactor?: Redactor;
@@ -33,7 +35,9 @@ interface Sink {
   format: "text" | "json";
   file: string | undefined;
   maxFileBytes: number;
-  fileBroken: boolean;
+  fileRetryMs: number;
+  /** Set while the log file cannot be written: when to try again, and the lines it missed. */
+  broken: { retryAt: number; lost: number } | undefined;
   write: ((line: string) => void) | null;
   redactor: Redactor;
 }
@@ -50,17 +54,39 @@ function textLine(time: string, level: Level, msg: string, fields: Fields): stri
 }
 
 function appendFile(sink: Sink, line: string): void {
-  if (!sink.file || sink.fileBroken) return;
+  if (!sink.file) return;
+  const now = Date.now();
+  if (sink.broken && now < sink.broken.retryAt) {
+    sink.broken.lost++;
+    return;
+  }
   try {
     const size = statSync(sink.file, { throwIfNoEntry: false })?.size ?? 0;
     if (size + line.length > sink.maxFileBytes) renameSync(sink.file, `${sink.file}.1`);
+    if (sink.broken) {
+      const { lost } = sink.broken;
+      const notice = JSON.stringify({
+        time: new Date(now).toISOString(),
+        level: "warn",
+        msg: "log file writable again",
+        lost,
+      });
+      appendFileSync(sink.file, `${notice}\n`, { mode: 0o600 });
+      sink.broken = undefined;
+      sink.write?.(`log file ${sink.file} is writable again; ${lost} lines went to the console only`);
+    }
     appendFileSync(sink.file, `${line}\n`, { mode: 0o600 });
   } catch (e) {
-    // A full or read-only disk must not take the server down: keep serving, say so once.
-    sink.fileBroken = true;
-    sink.write?.(
-      `log file ${sink.file} is not writable (${(e as Error).message}); logging to the console only`,
-    );
+    // A full or read-only disk must not take the server down: keep serving, say so once per outage.
+    if (!sink.broken) {
+      sink.write?.(
+        `log file ${sink.file} is not writable (${(e as Error).message}); logging to the console only`,
+      );
+    }
+    sink.broken = {
+      retryAt: now + sink.fileRetryMs,
+      lost: (sink.broken?.lost ?? 0) + 1,
+    };
   }
 }
 
@@ -93,7 +119,8 @@ export function createLogger(opts: LogOptions = {}): Logger {
     format: opts.format ?? "text",
     file: opts.file,
     maxFileBytes: opts.maxFileBytes ?? 10 * 1024 * 1024,
-    fileBroken: false,
+    fileRetryMs: opts.fileRetryMs ?? 30_000,
+    broken: undefined,
     write: opts.write === undefined ? stderr : opts.write,
     redactor: opts.redactor ?? new Redactor(),
   };

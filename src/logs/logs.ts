@@ -1,8 +1,9 @@
 import { and, count, desc, eq, gte, lt } from "drizzle-orm";
 import type { Logger } from "../log/log.ts";
 import { Redactor } from "../log/redact.ts";
-import { BatchWriter, inChunks } from "../store/batch.ts";
+import { BatchWriter } from "../store/batch.ts";
 import type { Db } from "../store/db.ts";
+import { rootMessage } from "../store/errors.ts";
 import { LogLineTable } from "./logs.sql.ts";
 
 export interface LogLine {
@@ -26,7 +27,7 @@ export interface LogStoreOptions {
  * Each deployment's log, persisted in the store. Lines are redacted (the deployment's own secret
  * values plus every globally known secret) before anything sees them, truncated, written in
  * batches, and pruned to a bound per deployment. If the disk is full or the database is locked,
- * lines are dropped with a counter and serving carries on.
+ * lines stay queued, up to 20,000 (see `BatchWriter`), and serving carries on.
  */
 type Row = typeof LogLineTable.$inferInsert;
 
@@ -44,10 +45,12 @@ export class LogStore {
     private readonly opts: LogStoreOptions = {},
   ) {
     this.writer = new BatchWriter({
-      write: (batch) => inChunks(batch, 500, (rows) => db.insert(LogLineTable).values(rows)),
-      onFailure: (count, error) => log.warn("deployment log lines not stored", { count, error }),
+      insert: (rows) => db.insert(LogLineTable).values(rows),
+      chunkSize: 500,
       flushMs: opts.flushMs ?? 200,
       maxQueue: 20_000,
+      log,
+      messages: { failed: "deployment log lines not stored", recovered: "deployment log lines stored again" },
     });
     this.pruner = setInterval(() => void this.prune(), 60_000);
     this.pruner.unref?.();
@@ -113,7 +116,7 @@ export class LogStore {
             .where(and(eq(LogLineTable.deploymentId, id), lt(LogLineTable.id, edge.id + 1)));
       }
     } catch (e) {
-      this.log.warn("log pruning failed", { error: e });
+      this.log.warn("log pruning failed", { error: rootMessage(e) });
     }
   }
 

@@ -13,6 +13,7 @@ import {
 } from "../mcp/jsonrpc.ts";
 import type { InitializeResult, Upstream, UpstreamPool } from "../runtime/types.ts";
 import { CatwalkError } from "../util/error.ts";
+import { jsonDepth } from "../util/json.ts";
 import { accepts, BodyTooLargeError, isJsonContentType, jsonResponse, readBody, rpcError } from "./http.ts";
 import { handleModern, isModern } from "./modern.ts";
 import { Mux, type RequestSink } from "./mux.ts";
@@ -175,6 +176,16 @@ export class Gateway {
       body = JSON.parse(text);
     } catch {
       return rpcError(400, ErrorCode.parseError, "Parse error: the body is not valid JSON.");
+    }
+    // Deep nesting would overflow JSON.stringify on the way upstream (closing a shared upstream for
+    // every session) and the recursive parsers of many servers.
+    const maxDepth = this.deps.config.maxJsonDepth;
+    if (jsonDepth(body, maxDepth) > maxDepth) {
+      return rpcError(
+        400,
+        ErrorCode.invalidRequest,
+        `Invalid Request: JSON nested deeper than ${maxDepth} levels.`,
+      );
     }
     if (isModern(request, body)) return handleModern(this, request, target, body);
 
@@ -353,7 +364,8 @@ export class Gateway {
     mux.attach(session);
     session.mux = mux;
     this.sessions.set(session.id, session);
-    this.counts.set(target.id, open + 1);
+    // Counted now, not from `open`: other sessions may have ended while the upstream was acquired.
+    this.counts.set(target.id, (this.counts.get(target.id) ?? 0) + 1);
     this.deps.onSession?.({ deploymentId: target.id, sessionId: session.id, kind: "opened" });
     return jsonResponse(success(init.id, result), { "mcp-session-id": session.id });
   }

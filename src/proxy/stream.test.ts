@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { readSse, type SseEvent } from "../client/sse.ts";
 import { notification } from "../mcp/jsonrpc.ts";
 import { LogicalStream, parseEventId, SseConnection } from "./stream.ts";
@@ -50,5 +51,23 @@ describe("logical SSE streams", () => {
     expect(parseEventId("p12.7")).toEqual({ stream: "p12", seq: 7 });
     expect(parseEventId("g.0")).toEqual({ stream: "g", seq: 0 });
     for (const bad of [null, "", "nodot", ".5", "p1.x", "p1.-2"]) expect(parseEventId(bad)).toBeUndefined();
+  });
+});
+
+describe("Last-Event-ID parsing", () => {
+  test("our own event ids round-trip, and any other header value parses or is ignored without throwing", () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[pg][0-9]{1,6}$/), fc.nat(), (stream, seq) => {
+        expect(parseEventId(`${stream}.${seq}`)).toEqual({ stream, seq });
+      }),
+    );
+    fc.assert(
+      fc.property(fc.option(fc.string()), (value) => {
+        const parsed = parseEventId(value);
+        if (parsed === undefined) return;
+        expect(Number.isInteger(parsed.seq) && parsed.seq >= 0).toBe(true);
+        expect(parsed.stream.length).toBeGreaterThan(0);
+      }),
+    );
   });
 });

@@ -1,4 +1,5 @@
 import type { Logger } from "../log/log.ts";
+import { rootMessage, storeFailure } from "../store/errors.ts";
 import { CatwalkError, type ErrorBody } from "../util/error.ts";
 
 export function errorResponse(
@@ -49,6 +50,9 @@ export function toErrorResponse(
   where: string,
 ): Response {
   if (error instanceof CatwalkError) return errorResponse(error.status, error.toBody());
+  // A named error thrown by a parse hook arrives wrapped in Elysia's ParseError.
+  const cause = code === "PARSE" ? (error as { cause?: unknown }).cause : undefined;
+  if (cause instanceof CatwalkError) return errorResponse(cause.status, cause.toBody());
   if (code === "VALIDATION") {
     const issues = issuesOf(error);
     const first = issues[0];
@@ -79,6 +83,11 @@ export function toErrorResponse(
     );
   if (code === "INVALID_COOKIE_SIGNATURE" || code === "INVALID_FILE_TYPE") {
     return errorResponse(400, envelope("bad_request", "The request is malformed."));
+  }
+  const store = storeFailure(error);
+  if (store) {
+    log.warn("database write failed", { requestId, where, error: rootMessage(error) });
+    return errorResponse(store.status, store.toBody(), store.status === 503 ? { "retry-after": "2" } : {});
   }
   log.error("unhandled error", {
     requestId,

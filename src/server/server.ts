@@ -8,6 +8,7 @@ import { createServices, type Services } from "../app/services.ts";
 import { finishRotation } from "../keys/rotate.ts";
 import { newId } from "../util/ids.ts";
 import { VERSION } from "../version.ts";
+import { parseApiJson } from "./body.ts";
 import { toErrorResponse } from "./errors.ts";
 import { forbiddenOrigin, guardApi, originAllowed } from "./guard.ts";
 import { adminRoutes } from "./routes/admin.ts";
@@ -38,6 +39,11 @@ function ownsErrors(path: string): boolean {
   return path.startsWith("/mcp/") || path === "/mcp" || isOAuthPath(path);
 }
 
+/**
+ * Routes that read their own bodies (OAuth, `/mcp/:slug`) are registered before the `/api` JSON
+ * parse hook: Elysia runs a parse hook for every route registered after it, even `parse: "none"`
+ * ones, and such a route then loses its body.
+ */
 export function buildServer(app: App, services: Services, port: () => number) {
   const ids = new WeakMap<Request, string>();
   return new Elysia({ name: "catwalk" })
@@ -88,14 +94,7 @@ export function buildServer(app: App, services: Services, port: () => number) {
         id: ids.get(request),
       });
     })
-    .use(healthRoutes(app))
-    .use(deploymentRoutes(services))
-    .use(eventRoutes(services))
-    .use(adminRoutes(services))
     .use(oauthRoutes(app, port))
-    .use(analysisRoutes(app))
-    .use(registryRoutes(app))
-    .use(flyRoutes(services))
     .all(
       "/mcp/:slug",
       ({ request, params, server }) => {
@@ -105,6 +104,14 @@ export function buildServer(app: App, services: Services, port: () => number) {
       },
       { parse: "none", detail: { hide: true } },
     )
+    .onParse(parseApiJson)
+    .use(healthRoutes(app))
+    .use(deploymentRoutes(services))
+    .use(eventRoutes(services))
+    .use(adminRoutes(services))
+    .use(analysisRoutes(app))
+    .use(registryRoutes(app))
+    .use(flyRoutes(services))
     .get(
       "/",
       () =>

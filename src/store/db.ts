@@ -1,8 +1,9 @@
 import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { type Client, createClient, type InStatement } from "@libsql/client";
+import { type Client, createClient, type InStatement, type TransactionMode } from "@libsql/client";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
 import { CatwalkError, messageOf } from "../util/error.ts";
+import { StoreBusyError, storeFailure } from "./errors.ts";
 import { embeddedMigrations } from "./migrations.macro.ts" with { type: "macro" };
 import type { Migration } from "./migrations.macro.ts";
 import { remoteOpenFailure } from "./remote.ts";
@@ -46,9 +47,58 @@ export interface OpenOptions {
   dataDir: string;
   url?: string | undefined;
   authToken?: string | undefined;
+  /** How long a write waits for another process's write lock (embedded file only); default 5 s. */
+  busyTimeoutMs?: number | undefined;
 }
 
 const MIGRATIONS: Migration[] = embeddedMigrations();
+
+/** How long a write waits for another process's write lock before failing with SQLITE_BUSY. */
+export const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * libsql 0.5 does not reset a statement that failed with SQLITE_BUSY. It stays active on its pooled
+ * connection, and SQLite commits nothing that connection writes afterwards (an implicit transaction
+ * ends only when every statement has finished) while it keeps the write lock: later writes answer
+ * success, stay invisible to other connections and are lost if the process dies. The statement is
+ * released only when it is garbage-collected, so after such a failure we collect at once: a full
+ * collection, then one tick for the finalizers.
+ */
+async function releaseBusyStatement(e: unknown): Promise<void> {
+  if (!(storeFailure(e) instanceof StoreBusyError)) return;
+  Bun.gc(true);
+  await Bun.sleep(0);
+}
+
+function guard<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args) => {
+    try {
+      return await fn(...args);
+    } catch (e) {
+      await releaseBusyStatement(e);
+      throw e;
+    }
+  };
+}
+
+/** Applies `releaseBusyStatement` to every statement the client (or a transaction of it) runs. */
+function guardBusy(client: Client): Client {
+  client.execute = guard(client.execute.bind(client)) as Client["execute"];
+  client.batch = guard(client.batch.bind(client));
+  client.executeMultiple = guard(client.executeMultiple.bind(client));
+  client.migrate = guard(client.migrate.bind(client));
+  const begin = client.transaction.bind(client);
+  const transaction = guard((mode?: TransactionMode) => begin(mode));
+  client.transaction = (async (mode?: TransactionMode) => {
+    const tx = await transaction(mode);
+    tx.execute = guard(tx.execute.bind(tx));
+    tx.batch = guard(tx.batch.bind(tx));
+    tx.executeMultiple = guard(tx.executeMultiple.bind(tx));
+    tx.commit = guard(tx.commit.bind(tx));
+    return tx;
+  }) as Client["transaction"];
+  return client;
+}
 
 export function migrationTags(): string[] {
   return MIGRATIONS.map((m) => m.tag);
@@ -187,7 +237,13 @@ export async function openStore(opts: OpenOptions): Promise<Store> {
   }
   let client: Client;
   try {
-    client = createClient({ url, authToken: opts.authToken });
+    // The busy timeout as a client option: the client pools connections, and a pragma reaches only one.
+    client = createClient({
+      url,
+      authToken: opts.authToken,
+      ...(path ? { timeout: opts.busyTimeoutMs ?? BUSY_TIMEOUT_MS } : {}),
+    });
+    if (path) guardBusy(client);
   } catch (e) {
     throw new StoreOpenError(`Cannot open the database at ${redactUrl(url)}: ${messageOf(e)}.`, {
       hint: "Check CATWALK_DATABASE_URL (file:, libsql://, http(s)://) and CATWALK_DATABASE_AUTH_TOKEN.",
@@ -198,7 +254,6 @@ export async function openStore(opts: OpenOptions): Promise<Store> {
     if (path) {
       await exec(client, "pragma journal_mode = wal", path);
       await exec(client, "pragma synchronous = normal", path);
-      await exec(client, "pragma busy_timeout = 5000", path);
     }
     await exec(client, "pragma foreign_keys = on", path);
     await checkOwnership(client, path);

@@ -2,7 +2,10 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "./server.ts";
 
-/** A dependency-free stdio MCP server (plain CommonJS) packed into the fake registry's tarballs. */
+/**
+ * A dependency-free stdio MCP server (plain CommonJS) packed into the fake registry's tarballs:
+ * initialize, tools/list and tools/call of its one tool `hello` (answers "hello").
+ */
 const SERVER_JS = `#!/usr/bin/env node
 const rl = require("node:readline").createInterface({ input: process.stdin });
 const send = (m) => process.stdout.write(JSON.stringify(m) + "\\n");
@@ -12,6 +15,8 @@ rl.on("line", (line) => {
     send({ jsonrpc: "2.0", id: m.id, result: { protocolVersion: m.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: process.env.npm_fixture_name || "fake-npm-fixture", version: "1.0.0" } } });
   } else if (m.method === "tools/list") {
     send({ jsonrpc: "2.0", id: m.id, result: { tools: [{ name: "hello", inputSchema: { type: "object" } }] } });
+  } else if (m.method === "tools/call" && m.params && m.params.name === "hello") {
+    send({ jsonrpc: "2.0", id: m.id, result: { content: [{ type: "text", text: "hello" }] } });
   } else if (m.id !== undefined && m.method) {
     send({ jsonrpc: "2.0", id: m.id, error: { code: -32601, message: "no such method" } });
   }

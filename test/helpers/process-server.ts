@@ -15,24 +15,34 @@ export interface ServerProcess {
    */
   readonly token: string;
   api(path: string, init?: RequestInit): Promise<Response>;
-  /** Everything the process wrote to stdout and stderr so far (the banner, warnings). */
+  /** Everything the process wrote to stdout and stderr so far (the banner, warnings; last 64 KiB). */
   output(): string;
+  /** Everything the process wrote to stderr so far (its log lines; up to 8 MiB). */
+  stderr(): string;
   /** Sends a signal and waits for the process to exit. */
   kill(signal?: NodeJS.Signals): Promise<number>;
   /** The same server again: same data dir, same port. */
   restart(): Promise<ServerProcess>;
 }
 
-/** Collects a process's output (the last 64 KiB), so a chatty server never blocks on a full pipe. */
-function collect(streams: ReadableStream<Uint8Array>[]): () => string {
-  let text = "";
-  for (const stream of streams) {
-    void (async () => {
-      const decoder = new TextDecoder();
-      for await (const chunk of stream) text = (text + decoder.decode(chunk)).slice(-65_536);
-    })().catch(() => {});
-  }
-  return () => text;
+/**
+ * Collects a process's output, so a chatty server never blocks on a full pipe: `all` keeps the
+ * last 64 KiB of both streams, `stderr` the first 8 MiB of stderr (log lines tests count).
+ */
+function collect(stdout: ReadableStream<Uint8Array>, stderr: ReadableStream<Uint8Array>) {
+  let all = "";
+  let err = "";
+  const read = async (stream: ReadableStream<Uint8Array>, isErr: boolean) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      const text = decoder.decode(chunk, { stream: true });
+      all = (all + text).slice(-65_536);
+      if (isErr && err.length < 8 * 1024 * 1024) err += text;
+    }
+  };
+  void read(stdout, false).catch(() => {});
+  void read(stderr, true).catch(() => {});
+  return { output: () => all, stderr: () => err };
 }
 
 /**
@@ -49,7 +59,7 @@ export async function startServerProcess(
     stdout: "pipe",
     stderr: "pipe",
   });
-  const output = collect([proc.stdout, proc.stderr]);
+  const { output, stderr } = collect(proc.stdout, proc.stderr);
   let url: string;
   try {
     url = await waitForServer(dataDir, 30_000);
@@ -81,6 +91,7 @@ export async function startServerProcess(
         headers: { authorization: `Bearer ${adminToken()}`, ...(init.headers as Record<string, string>) },
       }),
     output,
+    stderr,
     kill: async (signal = "SIGTERM") => {
       proc.kill(signal);
       return proc.exited;

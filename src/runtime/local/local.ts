@@ -7,6 +7,7 @@ import { findExecutable } from "./exec.ts";
 import { parseNpmSpecifier, resolveNpm } from "./npm.ts";
 import { PackageCache } from "./packages.ts";
 import { createLocalPool, DEFAULT_TIMING, type SupervisorTiming } from "./pool.ts";
+import { groupRunning, leftoverGroups, signalGroup } from "./proc.ts";
 import { parsePypiSpecifier, resolvePypi } from "./pypi.ts";
 
 /** The configuration keys the local runtime reads; the app's `Config` satisfies it. */
@@ -68,6 +69,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): LocalRuntime {
   const node = config.local.nodePath ?? findExecutable("node", searchPath);
   opts.log?.debug("local runtime", { npmRunner: node ?? `bun (${process.execPath})` });
   const pools = new Set<UpstreamPool>();
+  stopLeftovers(join(dataDir, "homes"), opts.log);
   const ctx = {
     cache,
     homesDir: join(dataDir, "homes"),
@@ -89,6 +91,21 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): LocalRuntime {
       await Promise.all([...pools].map((p) => p.stop()));
     },
   };
+}
+
+/**
+ * Stops what a previous server on this data dir left running (it was killed with SIGKILL and its
+ * children ignored stdin EOF): SIGTERM to each process group, SIGKILL 3 s later to what remains.
+ */
+function stopLeftovers(homesDir: string, log: Logger | undefined): void {
+  const groups = leftoverGroups(homesDir);
+  if (groups.length === 0) return;
+  log?.warn("stopping processes a previous server left running", { processGroups: groups });
+  for (const g of groups) signalGroup(g, "SIGTERM");
+  const timer = setTimeout(() => {
+    for (const g of groups) if (groupRunning(g)) signalGroup(g, "SIGKILL");
+  }, 3000);
+  timer.unref();
 }
 
 async function resolveSource(

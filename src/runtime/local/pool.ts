@@ -445,8 +445,10 @@ class LocalPool implements UpstreamPool {
   private unavailable(cause?: unknown): UpstreamUnavailableError {
     const { state, reason } = this.state();
     const id = this.opts.deploymentId;
-    const last = reason?.trim().split("\n").at(-1);
-    const detail = last ? `: ${last}` : "";
+    // The first line says what failed; the last is the newest stderr line (or the error's hint).
+    const lines = reason?.trim().split("\n") ?? [];
+    const ends = [lines[0], lines.length > 1 ? lines.at(-1) : undefined].filter(Boolean);
+    const detail = ends.length ? `: ${ends.join(" … ")}` : "";
     const text: Record<PoolStateName, [string, string]> = {
       stopped: [`Deployment ${id} is not running.`, "Start the deployment."],
       failed: [

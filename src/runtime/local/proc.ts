@@ -12,12 +12,12 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
-/** `[pid, pgid, state]` from `/proc/<pid>/stat`, or undefined when the process is gone. */
-export function procStat(pid: number): { pgid: number; state: string } | undefined {
+/** State, parent and process group from `/proc/<pid>/stat`, or undefined when the process is gone. */
+export function procStat(pid: number): { pgid: number; ppid: number; state: string } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return { state: fields[0] ?? "?", pgid: Number(fields[2]) };
+    return { state: fields[0] ?? "?", ppid: Number(fields[1]), pgid: Number(fields[2]) };
   } catch {
     return undefined;
   }
@@ -62,4 +62,42 @@ export async function waitFor(until: () => boolean, ms: number, stepMs = 20): Pr
     await Bun.sleep(stepMs);
   }
   return true;
+}
+
+/** Whether `pid` is `ancestor` or one of its descendants. */
+function descendsFrom(pid: number, ancestor: number): boolean {
+  let cur = pid;
+  for (let hops = 0; cur > 1 && hops < 64; hops++) {
+    if (cur === ancestor) return true;
+    cur = procStat(cur)?.ppid ?? 0;
+  }
+  return false;
+}
+
+/**
+ * Process groups a previous server on the same data dir left running. Every child runs with its
+ * HOME under `homesDir`, so a live process with such a HOME that is not a descendant of this
+ * process belongs to a server that is gone: killed with SIGKILL, its children got stdin EOF, and
+ * the ones that ignore it would run forever. Linux only (`/proc`); elsewhere none are found.
+ */
+export function leftoverGroups(homesDir: string): number[] {
+  if (!hasProc) return [];
+  const needle = `HOME=${homesDir}/`;
+  const own = procStat(process.pid)?.pgid;
+  const groups = new Set<number>();
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid <= 1) continue;
+    const stat = procStat(pid);
+    if (!stat || stat.state === "Z" || stat.state === "X" || stat.pgid <= 1 || stat.pgid === own) continue;
+    let environ: string;
+    try {
+      environ = readFileSync(`/proc/${pid}/environ`, "latin1");
+    } catch {
+      continue; // gone, or another user's
+    }
+    if (!environ.split("\0").some((v) => v.startsWith(needle))) continue;
+    if (!descendsFrom(pid, process.pid)) groups.add(stat.pgid);
+  }
+  return [...groups];
 }

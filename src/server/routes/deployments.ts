@@ -168,7 +168,8 @@ export function deploymentRoutes(services: Services) {
             .string()
             .min(1)
             .max(64)
-            .regex(/^[\w.@-]+$/, "letters, digits, . _ - @"),
+            // Not only dots: `.` and `..` in /tokens/<name> URLs are resolved away by every HTTP client.
+            .regex(/^(?!\.+$)[\w.@-]+$/, "letters, digits, . _ - @ (not only dots)"),
         }),
         response: { 201: NewToken },
         detail: {
