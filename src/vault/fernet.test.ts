@@ -403,15 +403,28 @@ describe("MultiFernet", () => {
   });
 });
 
+/**
+ * The first python3 that can import `cryptography.fernet`: the one on PATH (a pyenv shim, say) or
+ * the system's, where Debian's python3-cryptography (installed by .ci/run) lives.
+ */
+const PYTHON = [Bun.which("python3"), "/usr/bin/python3"].find(
+  (py) =>
+    py !== null &&
+    Bun.spawnSync([py, "-c", "import cryptography.fernet"], { stdout: "ignore", stderr: "ignore" })
+      .exitCode === 0,
+);
+
 /** Why the interop tests cannot run here, or null when python3 with `cryptography` is available. */
 function pythonUnavailable(): string | null {
-  if (Bun.which("python3") === null) return "python3 is not on PATH";
-  const probe = Bun.spawnSync(["python3", "-c", "import cryptography.fernet"], { stderr: "pipe" });
-  return probe.exitCode === 0 ? null : "python3 cannot import cryptography.fernet";
+  return PYTHON ? null : "no python3 here can import cryptography.fernet (Debian: python3-cryptography)";
 }
 
 function python(script: string, args: string[], stdin: Uint8Array): { stdout: Buffer; stderr: Buffer } {
-  const result = Bun.spawnSync(["python3", "-c", script, ...args], { stdin, stdout: "pipe", stderr: "pipe" });
+  const result = Bun.spawnSync([PYTHON as string, "-c", script, ...args], {
+    stdin,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   if (result.exitCode !== 0) throw new Error(`python3 failed: ${result.stderr.toString()}`);
   return { stdout: result.stdout, stderr: result.stderr };
 }
