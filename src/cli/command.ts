@@ -18,6 +18,11 @@ export interface Io {
   err(text: string): void;
   /** True when stdout is a terminal (tables and colour); false for pipes and tests. */
   tty: boolean;
+  /**
+   * Asks the person at the terminal and resolves with the line typed; absent when stdin or stdout
+   * is not a terminal (scripts are never prompted).
+   */
+  ask?(question: string): Promise<string>;
 }
 
 export interface Parsed {

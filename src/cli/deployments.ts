@@ -222,11 +222,26 @@ export const ls: Command = {
 export const rm: Command = {
   name: "rm",
   summary: "Remove a deployment with its credentials, tokens and runtime resources",
-  usage: "catwalk rm <slug> [--json]",
-  options: { ...JSON_OPTION, ...CLIENT_OPTIONS },
+  usage: "catwalk rm <slug> [--yes] [--json]",
+  description:
+    "At a terminal it asks you to type the slug first (credentials cannot be recovered without a backup); --yes skips that. Scripts are never asked.",
+  options: {
+    yes: { type: "boolean", short: "y", description: "Do not ask for confirmation" },
+    ...JSON_OPTION,
+    ...CLIENT_OPTIONS,
+  },
   positionals: [1, 1],
   async run(ctx) {
     const slug = ctx.args.positionals[0] as string;
+    if (ctx.io.ask && !ctx.bool("yes")) {
+      const typed = await ctx.io.ask(
+        `Remove ${slug} with its credentials, tokens and runtime resources? Type its slug to confirm: `,
+      );
+      if (typed.trim() !== slug) {
+        ctx.io.err(`not removed: ${typed.trim() ? `"${typed.trim()}" is not ${slug}` : "nothing typed"}`);
+        return EXIT.usage;
+      }
+    }
     const info = await ctx.client().delete<DeploymentInfo>(`/api/deployments/${encodeURIComponent(slug)}`);
     if (ctx.bool("json")) printJson(ctx.io, { id: info.id, slug: info.slug, removed: true });
     else ctx.io.out(`removed ${info.slug} (${info.id})`);

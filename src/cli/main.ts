@@ -5,10 +5,22 @@ import { helpText, type Io, makeContext, parse } from "./command.ts";
 import { COMMANDS, findCommand } from "./commands.ts";
 import { EXIT, exitCodeFor } from "./exit.ts";
 
+/** One line from the terminal; the prompt goes to stderr so stdout stays clean for the output. */
+async function ask(question: string): Promise<string> {
+  const { createInterface } = await import("node:readline/promises");
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await rl.question(question);
+  } finally {
+    rl.close();
+  }
+}
+
 export const stdio: Io = {
   out: (text) => process.stdout.write(`${text}\n`),
   err: (text) => process.stderr.write(`${text}\n`),
   tty: process.stdout.isTTY === true,
+  ...(process.stdin.isTTY === true && process.stdout.isTTY === true ? { ask } : {}),
 };
 
 function overview(): string {

@@ -226,6 +226,19 @@ describe("deployment commands", () => {
     expect(res.out).toContain("restarting");
   });
 
+  test("rm at a terminal removes only after the slug is typed; --yes and scripts are not asked", async () => {
+    await create("asked");
+    const wrong = await cli(["rm", "asked"], env, ["aksed"]);
+    expect([wrong.code, wrong.asked.length, wrong.err]).toEqual([2, 1, 'not removed: "aksed" is not asked']);
+    expect((await cli(["show", "asked"], env)).code).toBe(0);
+    const typed = await cli(["rm", "asked"], env, [" asked "]);
+    expect([typed.code, typed.asked[0]]).toEqual([0, expect.stringContaining("Type its slug to confirm")]);
+    expect((await cli(["show", "asked"], env)).code).toBe(3);
+    await create("unasked");
+    const yes = await cli(["rm", "unasked", "--yes"], env, []);
+    expect([yes.code, yes.asked]).toEqual([0, []]);
+  });
+
   test("rm removes the deployment; later commands on it exit 3", async () => {
     const dep = await create("doomed");
     const res = await cli(["rm", "doomed", "--json"], env);
