@@ -5,16 +5,14 @@
  * is not configured (deterministic analysis).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { type FakeGitHub, fixtureRepo, startFakeGitHub } from "../fakes/github.ts";
 import { type AnalysisEnv, startAnalysisEnv } from "../helpers/analysis-env.ts";
 import { cli } from "../helpers/cli.ts";
 import { connectLegacy } from "../helpers/mcp.ts";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
+import { sharedCacheDir, startTestServer, type TestServer } from "../helpers/server.ts";
 
 /** Shared across runs so the real package is downloaded once per machine. */
-const CACHE = join(tmpdir(), "catwalk-test-packages");
+const CACHE = sharedCacheDir("catwalk-test-packages");
 const EVERYTHING = "npm:@modelcontextprotocol/server-everything";
 
 let github: FakeGitHub;

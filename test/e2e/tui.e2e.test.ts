@@ -9,12 +9,11 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type FakeGitHub, startFakeGitHub } from "../fakes/github.ts";
 import { isolatedBinary, waitForServer } from "../helpers/binary.ts";
 import { initializeBody, rawPost } from "../helpers/mcp.ts";
-import { tempDir } from "../helpers/server.ts";
+import { sharedCacheDir, tempDir } from "../helpers/server.ts";
 
 const TMUX = Bun.which("tmux");
 const CAPTURES = Bun.env.CATWALK_TEST_TUI_CAPTURES;
@@ -83,7 +82,7 @@ if (!TMUX) {
           HOME: isolated.dir,
           CATWALK_GITHUB_API_URL: github.url,
           // Shared across runs, so server-everything is downloaded once per machine.
-          CATWALK_LOCAL_PACKAGE_CACHE_DIR: join(tmpdir(), "catwalk-e2e-package-cache"),
+          CATWALK_LOCAL_PACKAGE_CACHE_DIR: sharedCacheDir("catwalk-e2e-package-cache"),
         },
         stdout: "ignore",
         stderr: "ignore",

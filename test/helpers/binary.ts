@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, linkSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "./server.ts";
 
@@ -25,12 +25,19 @@ export function binary(): string {
   return out;
 }
 
-/** A copy of the binary alone in an empty directory, as a user would run it. */
+/**
+ * The binary alone in an empty directory, as a user would run it. A hard link where the file
+ * system allows it (the binary is ~120 MB and dozens of tests want one), else a copy.
+ */
 export function isolatedBinary(): { dir: string; bin: string } {
   const dir = tempDir("catwalk-empty-");
   const bin = join(dir, "catwalk");
-  copyFileSync(binary(), bin);
-  Bun.spawnSync(["chmod", "755", bin]);
+  try {
+    linkSync(binary(), bin);
+  } catch {
+    copyFileSync(binary(), bin);
+  }
+  chmodSync(bin, 0o755);
   return { dir, bin };
 }
 

@@ -10,6 +10,14 @@ export function tempDir(prefix = "catwalk-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/**
+ * A directory kept between test runs (beside the run's own temp dir, which is removed at the
+ * end), for caches that would otherwise be downloaded again by every run.
+ */
+export function sharedCacheDir(name: string): string {
+  return join(Bun.env.CATWALK_TEST_SHARED_TMP ?? tmpdir(), name);
+}
+
 export interface TestServer {
   app: App;
   url: string;
