@@ -2,7 +2,7 @@ import { expect } from "bun:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { FakeNpm } from "../fakes/npm-registry.ts";
-import { alive, processTree } from "./fly.ts";
+import { alive, processTree } from "./proc.ts";
 import { tempDir } from "./server.ts";
 
 export const RUNNER_SECRET = "cwbrg_test-bridge-secret-0123456789";
