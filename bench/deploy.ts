@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { fakeNpmRegistry } from "../test/helpers/npm-registry.ts";
+import { startFakeNpm } from "../test/fakes/npm-registry.ts";
 import { type Catwalk, startCatwalk } from "./lib/catwalk.ts";
 import { fmt, heading, ratio, summarize } from "./lib/stats.ts";
 
@@ -52,7 +52,7 @@ async function direct(bin: string): Promise<number> {
 
 export async function run(): Promise<void> {
   heading(`deploy to first tools/call (npm package already installed, ${RUNS} runs)`);
-  const registry = fakeNpmRegistry([PACKAGE]);
+  const registry = await startFakeNpm([{ name: PACKAGE.name, versions: [{ version: PACKAGE.version }] }]);
   const cw = await startCatwalk({ env: { CATWALK_LOCAL_NPM_REGISTRY_URL: registry.url } });
   try {
     const cold = await deployToCall(cw, "cold", "isolated");
@@ -88,7 +88,7 @@ export async function run(): Promise<void> {
     }
   } finally {
     await cw.stop();
-    registry.stop();
+    await registry.stop();
   }
 }
 

@@ -7,7 +7,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fakeNpmRegistry } from "../test/helpers/npm-registry.ts";
+import { startFakeNpm } from "../test/fakes/npm-registry.ts";
 import { childrenOf, rssKiB } from "../test/helpers/proc.ts";
 import { tempDir } from "../test/helpers/server.ts";
 import { startCatwalk } from "./lib/catwalk.ts";
@@ -90,7 +90,7 @@ async function baseline(): Promise<{ startMs: number; rssMiB: number }> {
 
 export async function run(): Promise<void> {
   heading(`server start and idle RSS by number of deployments (npm, shared; median of ${RUNS} starts)`);
-  const registry = fakeNpmRegistry([PACKAGE]);
+  const registry = await startFakeNpm([{ name: PACKAGE.name, versions: [{ version: PACKAGE.version }] }]);
   try {
     const base = await baseline();
     console.log(
@@ -116,7 +116,7 @@ export async function run(): Promise<void> {
       );
     }
   } finally {
-    registry.stop();
+    await registry.stop();
   }
 }
 

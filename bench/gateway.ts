@@ -182,10 +182,10 @@ async function idleSessionRss(
   const warm = await holdSessions(t, 100);
   await warm.release();
   await Bun.sleep(1500);
-  const before = await rssMiB(cw.pid);
+  const before = rssMiB(cw.pid);
   const held = await holdSessions(t, count);
   await Bun.sleep(2000);
-  const after = await rssMiB(cw.pid);
+  const after = rssMiB(cw.pid);
   await held.release();
   return { perSession: ((after - before) * 1024) / count, before, after };
 }

@@ -48,7 +48,7 @@ async function idleRss(cmd: string[], ready: () => Promise<void>): Promise<numbe
   try {
     await ready();
     await Bun.sleep(1500);
-    return await rssMiB(proc.pid);
+    return rssMiB(proc.pid);
   } finally {
     proc.kill("SIGTERM");
     await proc.exited;

@@ -1,6 +1,7 @@
 /** Small helpers shared by the benchmarks; they print, they never assert. */
 import { readFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
+import { rssKiB } from "../../test/helpers/proc.ts";
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -28,10 +29,8 @@ export function ratio(value: number, baseline: number): string {
 }
 
 /** Resident set size of a process in MiB, from /proc (Linux). */
-export async function rssMiB(pid: number): Promise<number> {
-  const status = await Bun.file(`/proc/${pid}/status`).text();
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
-  return kb / 1024;
+export function rssMiB(pid: number): number {
+  return rssKiB(pid) / 1024;
 }
 
 export function heading(title: string): void {

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { type FakeNpm, type NpmVersionSpec, startFakeNpm } from "../../test/fakes/npm-registry.ts";
 import { EVERYTHING_VERSION, everythingPackage } from "../../test/helpers/everything.ts";
 import { type TestRuntime, testRuntime } from "../../test/helpers/local.ts";
-import { type FakePackage, type FakeRegistry, fakeNpmRegistry } from "../../test/helpers/npm-registry.ts";
 import { FIXTURES, startedPids } from "../../test/helpers/upstream.ts";
 import { DEFAULT_TIMING } from "../runtime/local/pool.ts";
 import type { PoolOptions, UpstreamPool } from "../runtime/types.ts";
@@ -46,23 +46,25 @@ function weather(args: string[] = []): Manifest {
   return m;
 }
 
-const weatherPackage = (version: string): FakePackage => ({
-  name: "@acme/weather-mcp",
+const weatherVersion = (version: string): NpmVersionSpec => ({
   version,
   files: { "server.js": readFileSync(join(FIXTURES, "weather-server.js"), "utf8") },
 });
 
-let registry: FakeRegistry;
+let registry: FakeNpm;
 let local: TestRuntime;
-beforeAll(() => {
+beforeAll(async () => {
   // 1.5.0 is `latest`: the verifier must install the manifest's exact version, not the newest.
-  registry = fakeNpmRegistry([weatherPackage("1.4.2"), weatherPackage("1.5.0"), everythingPackage()]);
+  registry = await startFakeNpm([
+    { name: "@acme/weather-mcp", versions: [weatherVersion("1.4.2"), weatherVersion("1.5.0")] },
+    everythingPackage(),
+  ]);
   // The local runtime over that registry with the production crash policy; one package cache per file.
   local = testRuntime({ "local.npmRegistryUrl": registry.url }, DEFAULT_TIMING);
 });
 afterAll(async () => {
   await local.close();
-  registry.stop();
+  await registry.stop();
 });
 
 /** The production wiring (`setPoolFactory((opts) => local.pool(opts))`), keeping each pool to look at afterwards. */
@@ -103,9 +105,9 @@ describe("verification through an injected UpstreamPool", () => {
       (v.lifecycle ?? []).some((l) => /^(installing|using cached) npm:@acme\/weather-mcp@1\.4\.2$/.test(l)),
     ).toBe(true);
     expect(v.stderr.some((l) => /^(installing|using cached|started pid) /.test(l))).toBe(false);
-    expect(registry.requests.filter((p) => p.startsWith("/@acme/weather-mcp/-/"))).toEqual([
-      "/@acme/weather-mcp/-/weather-mcp-1.4.2.tgz",
-    ]);
+    expect(
+      registry.requests.map((r) => r.pathname).filter((p) => p.startsWith("/@acme/weather-mcp/-/")),
+    ).toEqual(["/@acme/weather-mcp/-/weather-mcp-1.4.2.tgz"]);
     expect(pools.map((p) => p.state())).toEqual([{ state: "stopped", children: 0, restarts: 0 }]);
     const pids = startedPids(v.lifecycle ?? []);
     expect(pids).toHaveLength(1);

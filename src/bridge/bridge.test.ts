@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { type FakeNpm, startFakeNpm } from "../../test/fakes/npm-registry.ts";
 import { expectRunnerServesPackage, RUNNER_SECRET } from "../../test/helpers/bridge.ts";
 import { initializeBody, rawPost } from "../../test/helpers/mcp.ts";
-import { type FakeRegistry, fakeNpmRegistry } from "../../test/helpers/npm-registry.ts";
 import { tempDir } from "../../test/helpers/server.ts";
 import { FIXTURES } from "../../test/helpers/upstream.ts";
 import { loadConfig } from "../config/config.ts";
@@ -173,9 +173,9 @@ describe("bridge inputs", () => {
 });
 
 describe("catwalk bridge as a process", () => {
-  let registry: FakeRegistry;
-  beforeAll(() => {
-    registry = fakeNpmRegistry([{ name: "@acme/notes-mcp", version: "1.2.3" }]);
+  let registry: FakeNpm;
+  beforeAll(async () => {
+    registry = await startFakeNpm([{ name: "@acme/notes-mcp", versions: [{ version: "1.2.3" }] }]);
   });
   afterAll(() => registry.stop());
 

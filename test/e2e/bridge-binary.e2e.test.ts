@@ -2,15 +2,16 @@
  * The runner as it ships in the image: the compiled binary, alone in an empty directory, installs
  * the pinned package with its embedded Bun and serves it as `catwalk bridge`.
  */
+
 import { afterAll, beforeAll, describe, test } from "bun:test";
+import { type FakeNpm, startFakeNpm } from "../fakes/npm-registry.ts";
 import { isolatedBinary } from "../helpers/binary.ts";
 import { expectRunnerServesPackage } from "../helpers/bridge.ts";
-import { type FakeRegistry, fakeNpmRegistry } from "../helpers/npm-registry.ts";
 
 describe("catwalk bridge from the compiled binary", () => {
-  let registry: FakeRegistry;
-  beforeAll(() => {
-    registry = fakeNpmRegistry([{ name: "@acme/notes-mcp", version: "1.2.3" }]);
+  let registry: FakeNpm;
+  beforeAll(async () => {
+    registry = await startFakeNpm([{ name: "@acme/notes-mcp", versions: [{ version: "1.2.3" }] }]);
   });
   afterAll(() => registry.stop());
 

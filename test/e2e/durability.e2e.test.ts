@@ -2,13 +2,14 @@
  * Issue 5's promises under stress: secrets never leak, kill -9 loses nothing, crash loops end
  * in `failed`, revocation cuts open sessions, and clients survive a server restart.
  */
+
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { startFakeNpm } from "../fakes/npm-registry.ts";
 import { cli } from "../helpers/cli.ts";
 import { connectLegacy, deploy } from "../helpers/mcp.ts";
-import { fakeNpmRegistry } from "../helpers/npm-registry.ts";
 import { type ServerProcess, startServerProcess } from "../helpers/process-server.ts";
 import { startTestServer, tempDir } from "../helpers/server.ts";
 import { fixtureSpec } from "../helpers/upstream.ts";
@@ -100,7 +101,7 @@ describe("secrets", () => {
 
 describe("kill -9", () => {
   test("killed mid-deploy (while installing), the restarted server brings the deployment to running", async () => {
-    const registry = fakeNpmRegistry([{ name: "@fixture/slow-server", version: "1.0.0" }]);
+    const registry = await startFakeNpm([{ name: "@fixture/slow-server", versions: [{ version: "1.0.0" }] }]);
     const env = {
       CATWALK_LOCAL_NPM_REGISTRY_URL: registry.url,
       CATWALK_LOCAL_PACKAGE_CACHE_DIR: join(tempDir(), "cache"),
@@ -142,7 +143,7 @@ describe("kill -9", () => {
       await c.close();
     } finally {
       await server.kill("SIGTERM");
-      registry.stop();
+      await registry.stop();
     }
   }, 120_000);
 

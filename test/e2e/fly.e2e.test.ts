@@ -7,8 +7,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { MachineConfig } from "../../src/runtime/fly/types.ts";
 import { cli } from "../helpers/cli.ts";
-import { alive, bootProcesses, type FlyWorld, procState, startFlyWorld } from "../helpers/fly.ts";
+import { bootProcesses, type FlyWorld, startFlyWorld } from "../helpers/fly.ts";
 import { connectLegacy, type Deployed } from "../helpers/mcp.ts";
+import { alive, procState } from "../helpers/proc.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
 
 const PACKAGE = "npm:@modelcontextprotocol/server-everything";

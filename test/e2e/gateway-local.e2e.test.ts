@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { EVERYTHING_BIN } from "../helpers/everything.ts";
 import { connectLegacy, deploy, rawPost } from "../helpers/mcp.ts";
+import { alive, childrenOf } from "../helpers/proc.ts";
 import { startTestServer } from "../helpers/server.ts";
 import { fixtureSpec } from "../helpers/upstream.ts";
 import { gatewaySuite } from "./gateway-suite.ts";
@@ -13,33 +13,6 @@ gatewaySuite({
   env: ALLOW,
   body: async (mode) => ({ command: ["node", EVERYTHING_BIN, "stdio"], sessionMode: mode }),
 });
-
-/** A live process (a zombie waiting to be reaped does not count). */
-function alive(pid: number): boolean {
-  if (!existsSync(`/proc/${pid}`)) return false;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
-
-/** Live child processes of this test process. */
-function children(): number[] {
-  return readdirSync("/proc")
-    .filter((d) => /^\d+$/.test(d))
-    .map(Number)
-    .filter((pid) => {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        return Number(fields[1]) === process.pid && fields[0] !== "Z";
-      } catch {
-        return false;
-      }
-    });
-}
 
 async function pidOf(dep: { url: string; token: string }): Promise<number> {
   const c = await connectLegacy(dep);
@@ -122,7 +95,7 @@ describe("gateway over local children", () => {
       const dep = await deploy(srv, { command: [spec.command, ...spec.args], name: "warm" });
       await pidOf(dep); // takes the first warm child; the pool pre-spawns a replacement
       await Bun.sleep(500); // let the replacement finish its handshake
-      const before = children();
+      const before = childrenOf(process.pid);
       const pid = await pidOf(dep);
       expect(before).toContain(pid);
     } finally {

@@ -12,6 +12,7 @@ import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { OAuthClientInformationMixed, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
+import { freePort } from "../helpers/everything.ts";
 import { type Deployed, deploy, initializeBody, rawPost } from "../helpers/mcp.ts";
 import { completeConsent } from "../helpers/oauth.ts";
 import { startTestServer, type TestServer, tempDir } from "../helpers/server.ts";
@@ -148,7 +149,7 @@ describe("real MCP clients connect through OAuth", () => {
     const bin = join(home, "bin");
     mkdirSync(bin);
     symlinkSync(Bun.which("node") as string, join(bin, "node"));
-    const callbackPort = await freePort();
+    const callbackPort = freePort();
     const child = Bun.spawn(
       [
         join(bin, "node"),
@@ -215,13 +216,6 @@ describe("real MCP clients connect through OAuth", () => {
     }
   }, 60_000);
 });
-
-async function freePort(): Promise<number> {
-  const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
-  const port = s.port as number;
-  s.stop(true);
-  return port;
-}
 
 /** Lines of a stream, searchable with a timeout. */
 function lines(stream: ReadableStream<Uint8Array>) {

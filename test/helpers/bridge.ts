@@ -1,8 +1,8 @@
 import { expect } from "bun:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { alive, processTree } from "./fly.ts";
-import type { FakeRegistry } from "./npm-registry.ts";
+import type { FakeNpm } from "../fakes/npm-registry.ts";
+import { alive, processTree } from "./proc.ts";
 import { tempDir } from "./server.ts";
 
 export const RUNNER_SECRET = "cwbrg_test-bridge-secret-0123456789";
@@ -14,7 +14,7 @@ export const RUNNER_SECRET = "cwbrg_test-bridge-secret-0123456789";
  * secret, and on SIGTERM exit 0 leaving no process behind. `catwalk` is the command prefix (the
  * compiled binary, or this Bun with src/index.ts).
  */
-export async function expectRunnerServesPackage(catwalk: string[], registry: FakeRegistry): Promise<void> {
+export async function expectRunnerServesPackage(catwalk: string[], registry: FakeNpm): Promise<void> {
   const home = tempDir("catwalk-runner-");
   const tarballs = registry.tarballs();
   const proc = Bun.spawn(

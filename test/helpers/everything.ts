@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { FakePackage } from "./npm-registry.ts";
+import type { NpmPackageSpec } from "../fakes/npm-registry.ts";
 
 const EVERYTHING_DIR = join(
   import.meta.dir,
@@ -19,17 +19,21 @@ export const EVERYTHING_VERSION = (
 ).version;
 
 /**
- * server-everything as a package of the fake npm registry (`fakeNpmRegistry`, test/helpers/npm-registry.ts),
+ * server-everything as a package of the fake npm registry (`startFakeNpm`, test/fakes/npm-registry.ts),
  * so the local runtime really resolves, installs and runs `npm:@modelcontextprotocol/server-everything`
  * without the network. Its dependencies (the SDK, express, ...) are not served, so the installed bin
  * runs this repository's copy of the real server, whose dependencies are installed here.
  */
-export function everythingPackage(): FakePackage {
+export function everythingPackage(): NpmPackageSpec {
   return {
     name: "@modelcontextprotocol/server-everything",
-    version: EVERYTHING_VERSION,
-    bin: { "mcp-server-everything": "server.js" },
-    files: { "server.js": `#!/usr/bin/env node\nimport(${JSON.stringify(EVERYTHING_BIN)});\n` },
+    versions: [
+      {
+        version: EVERYTHING_VERSION,
+        bin: { "mcp-server-everything": "server.js" },
+        files: { "server.js": `#!/usr/bin/env node\nimport(${JSON.stringify(EVERYTHING_BIN)});\n` },
+      },
+    ],
   };
 }
 

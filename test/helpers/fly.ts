@@ -1,9 +1,10 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { FakeFlyMachines, type MachineView, type OnMachineStart } from "../fakes/fly-machines.ts";
 import { FakeFlyProxy } from "../fakes/fly-proxy.ts";
 import { freePort } from "./everything.ts";
+import { alive, processTree } from "./proc.ts";
 import { tempDir } from "./server.ts";
 
 const INDEX = join(import.meta.dir, "..", "..", "src", "index.ts");
@@ -19,21 +20,6 @@ export interface BridgeProcess {
   /** Every pid of the process tree at the last look (the bridge and its MCP server children). */
   tree(): number[];
   proc: Subprocess<"ignore", "pipe", "pipe">;
-}
-
-/** Live, non-zombie process state letter from /proc (R, S, T, …), undefined when gone. */
-export function procState(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state === "Z" || state === "X" ? undefined : state;
-  } catch {
-    return undefined;
-  }
-}
-
-export function alive(pid: number): boolean {
-  return existsSync(`/proc/${pid}`) && procState(pid) !== undefined;
 }
 
 const BOOT_VAR = "FAKE_FLY_BOOT";
@@ -56,30 +42,6 @@ export function bootProcesses(boot: string): number[] {
       // gone, or not ours
     }
   }
-  return out;
-}
-
-/** `pid` and all its descendants (by parent pid, from /proc). */
-export function processTree(pid: number): number[] {
-  const parents = new Map<number, number[]>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      const list = parents.get(ppid) ?? [];
-      list.push(Number(entry));
-      parents.set(ppid, list);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    out.push(p);
-    for (const c of parents.get(p) ?? []) walk(c);
-  };
-  walk(pid);
   return out;
 }
 

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 
-/** Linux `/proc` readings for fault and soak tests: processes, descriptors, memory. */
+/** Linux `/proc` readings for fault, soak and runtime tests: processes, descriptors, memory. */
 
 function stat(pid: number): { state: string; ppid: number } | undefined {
   try {
@@ -12,21 +12,48 @@ function stat(pid: number): { state: string; ppid: number } | undefined {
   }
 }
 
+/** Every pid in /proc at this moment. */
+function pids(): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number);
+}
+
+const live = (s: { state: string } | undefined) => s !== undefined && s.state !== "Z" && s.state !== "X";
+
+/** The state letter of a live process (R, S, T, …); undefined when it is gone or a zombie. */
+export function procState(pid: number): string | undefined {
+  const s = stat(pid);
+  return live(s) ? s?.state : undefined;
+}
+
 /** A live process (a zombie waiting to be reaped does not count). */
 export function alive(pid: number): boolean {
-  const s = stat(pid);
-  return s !== undefined && s.state !== "Z" && s.state !== "X";
+  return live(stat(pid));
 }
 
 /** Live direct children of a process. */
 export function childrenOf(pid: number): number[] {
-  return readdirSync("/proc")
-    .filter((d) => /^\d+$/.test(d))
-    .map(Number)
-    .filter((p) => {
-      const s = stat(p);
-      return s !== undefined && s.ppid === pid && s.state !== "Z" && s.state !== "X";
-    });
+  return pids().filter((p) => {
+    const s = stat(p);
+    return live(s) && s?.ppid === pid;
+  });
+}
+
+/** `pid` and all its descendants, zombies included (by parent pid). */
+export function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const p of pids()) {
+    const s = stat(p);
+    if (s) children.set(s.ppid, [...(children.get(s.ppid) ?? []), p]);
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    out.push(p);
+    for (const c of children.get(p) ?? []) walk(c);
+  };
+  walk(pid);
+  return out;
 }
 
 /** Open file descriptors of a process, by kind (`socket`, `pipe`, `anon_inode`, `file`). */
@@ -64,10 +91,9 @@ export function cmdline(pid: number): string[] | undefined {
 
 /** Live processes whose command line contains `needle` (for example a temp data dir path). */
 export function processesMatching(needle: string): number[] {
-  return readdirSync("/proc")
-    .filter((d) => /^\d+$/.test(d))
-    .map(Number)
-    .filter((p) => p !== process.pid && alive(p) && (cmdline(p) ?? []).some((a) => a.includes(needle)));
+  return pids().filter(
+    (p) => p !== process.pid && alive(p) && (cmdline(p) ?? []).some((a) => a.includes(needle)),
+  );
 }
 
 /** Polls `cond` every `stepMs` until it holds; throws naming `what` after `ms`. */

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { type FakeNpm, startFakeNpm } from "../../../test/fakes/npm-registry.ts";
 import { InvalidInputError } from "../../util/error.ts";
 import {
   isSemverRange,
@@ -13,47 +14,21 @@ import {
 } from "./npm.ts";
 import { safeNpmDirName } from "./packages.ts";
 
-/** A fake npm registry speaking the packument format; records the paths it was asked for. */
-function fakeRegistry() {
-  const asked: string[] = [];
-  const docs: Record<string, unknown> = {
-    "@acme/mcp": {
+let registry: FakeNpm;
+beforeAll(async () => {
+  registry = await startFakeNpm([
+    {
       name: "@acme/mcp",
-      "dist-tags": { latest: "1.4.0", next: "2.0.0-beta.2" },
-      versions: Object.fromEntries(
-        ["0.9.0", "1.0.0", "1.2.3", "1.4.0", "1.5.0", "2.0.0-beta.2"].map((v) => [
-          v,
-          { name: "@acme/mcp", version: v },
-        ]),
-      ),
+      versions: ["0.9.0", "1.0.0", "1.2.3", "1.4.0", "1.5.0", "2.0.0-beta.2"].map((version) => ({ version })),
+      distTags: { latest: "1.4.0", next: "2.0.0-beta.2" },
     },
-    old: {
+    {
       name: "old",
-      "dist-tags": { latest: "3.0.0" },
-      versions: {
-        "2.9.0": { version: "2.9.0" },
-        "3.0.0": { version: "3.0.0", deprecated: "use new-thing instead" },
-      },
+      versions: [{ version: "2.9.0" }, { version: "3.0.0", deprecated: "use new-thing instead" }],
     },
-  };
-  const server = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    fetch(req) {
-      const path = decodeURIComponent(new URL(req.url).pathname.slice(1));
-      asked.push(new URL(req.url).pathname);
-      if (path === "broken") return new Response("oops", { status: 500 });
-      if (path === "garbled") return new Response("{not json", { status: 200 });
-      const doc = docs[path];
-      return doc ? Response.json(doc) : Response.json({ error: "Not found" }, { status: 404 });
-    },
-  });
-  return { url: `http://127.0.0.1:${server.port}`, asked, stop: () => server.stop(true) };
-}
-
-let registry: ReturnType<typeof fakeRegistry>;
-beforeAll(() => {
-  registry = fakeRegistry();
+  ]);
+  registry.fail({ path: "/broken", status: 500, body: "oops" });
+  registry.fail({ path: "/garbled", status: 200, body: "{not json" });
 });
 afterAll(() => registry.stop());
 
@@ -143,7 +118,7 @@ describe("npm resolution against a registry", () => {
       version: "1.4.0",
       deprecated: undefined,
     });
-    expect(registry.asked).toContain("/@acme%2Fmcp");
+    expect(registry.requests.map((r) => r.pathname)).toContain("/@acme%2Fmcp");
   });
 
   test("a dist-tag resolves to its version", async () => {

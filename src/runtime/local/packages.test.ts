@@ -1,22 +1,20 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { type FakeNpm, startFakeNpm } from "../../../test/fakes/npm-registry.ts";
 import { testRuntime } from "../../../test/helpers/local.ts";
-import { type FakeRegistry, fakeNpmRegistry } from "../../../test/helpers/npm-registry.ts";
 import { tempDir } from "../../../test/helpers/server.ts";
 import { rpc } from "../../../test/helpers/upstream.ts";
 import { BinNotFoundError, InstallError, locateBin, PackageCache } from "./packages.ts";
 import { isRunning } from "./proc.ts";
 
 const NAME = "@fake/mcp-fixture";
-let registry: FakeRegistry;
+let registry: FakeNpm;
 
-beforeAll(() => {
-  registry = fakeNpmRegistry([
-    { name: NAME, version: "1.0.0" },
-    { name: NAME, version: "2.0.0" },
-    { name: NAME, version: "3.0.0" },
-    { name: "slow-pkg", version: "1.0.0" },
+beforeAll(async () => {
+  registry = await startFakeNpm([
+    { name: NAME, versions: [{ version: "1.0.0" }, { version: "2.0.0" }, { version: "3.0.0" }] },
+    { name: "slow-pkg", versions: [{ version: "1.0.0" }] },
   ]);
 });
 afterAll(() => registry.stop());

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
+import { type FakePypi, startFakePypi } from "../../../test/fakes/pypi.ts";
 import { testRuntime } from "../../../test/helpers/local.ts";
 import { tempDir } from "../../../test/helpers/server.ts";
 import { FIXTURES, rpc, toolText } from "../../../test/helpers/upstream.ts";
@@ -11,37 +12,14 @@ import { PackageNotFoundError, VersionNotFoundError } from "./npm.ts";
 import { PackageCache } from "./packages.ts";
 import { isValidPypiName, normalizePypiName, parsePypiSpecifier, resolvePypi } from "./pypi.ts";
 
-/** A fake PyPI JSON API (`/pypi/<name>/json`). */
-function fakePypi() {
-  const asked: string[] = [];
-  const file = (yanked = false, reason: string | null = null) => ({
-    filename: "x.whl",
-    yanked,
-    yanked_reason: reason,
-  });
-  const docs: Record<string, unknown> = {
-    "mcp-server-fixture": {
-      info: { name: "mcp-server-fixture", version: "1.2.0" },
-      releases: { "1.0.0": [file()], "1.1.0": [file(true, "broken build")], "1.2.0": [file()] },
+let pypi: FakePypi;
+beforeAll(async () => {
+  pypi = await startFakePypi([
+    {
+      name: "mcp-server-fixture",
+      releases: [{ version: "1.0.0" }, { version: "1.1.0", yanked: "broken build" }, { version: "1.2.0" }],
     },
-  };
-  const server = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    fetch(req) {
-      const path = new URL(req.url).pathname;
-      asked.push(path);
-      const name = /^\/pypi\/([^/]+)\/json$/.exec(path)?.[1] ?? "";
-      const doc = docs[name];
-      return doc ? Response.json(doc) : Response.json({ message: "Not Found" }, { status: 404 });
-    },
-  });
-  return { url: `http://127.0.0.1:${server.port}`, asked, stop: () => server.stop(true) };
-}
-
-let pypi: ReturnType<typeof fakePypi>;
-beforeAll(() => {
-  pypi = fakePypi();
+  ]);
 });
 afterAll(() => pypi.stop());
 
@@ -81,7 +59,7 @@ describe("PyPI names and resolution", () => {
       version: "1.2.0",
       yanked: undefined,
     });
-    expect(pypi.asked).toContain("/pypi/mcp-server-fixture/json");
+    expect(pypi.requests.map((r) => r.pathname)).toContain("/pypi/mcp-server-fixture/json");
     expect((await resolvePypi("mcp-server-fixture", "1.0.0", opts)).version).toBe("1.0.0");
     const err = await rejection(resolvePypi("mcp-server-fixture", "9.9.9", opts));
     expect(err).toBeInstanceOf(VersionNotFoundError);

@@ -4,21 +4,15 @@ import { join } from "node:path";
 import { type AnalysisEnv, startAnalysisEnv } from "../../../test/helpers/analysis-env.ts";
 import { cli } from "../../../test/helpers/cli.ts";
 import { EVERYTHING_VERSION, everythingPackage } from "../../../test/helpers/everything.ts";
-import { type TestRuntime, testRuntime } from "../../../test/helpers/local.ts";
-import { type FakeRegistry, fakeNpmRegistry } from "../../../test/helpers/npm-registry.ts";
 import { startTestServer, type TestServer, tempDir } from "../../../test/helpers/server.ts";
 import { startedPids } from "../../../test/helpers/upstream.ts";
 import { analysisServiceOf } from "../../analysis/instance.ts";
 import type { Manifest } from "../../analysis/manifest.ts";
 import { ServerJson } from "../../registry/server-json.ts";
-import { DEFAULT_TIMING } from "../../runtime/local/pool.ts";
 import type { PoolOptions } from "../../runtime/types.ts";
 
 let env: AnalysisEnv;
 let srv: TestServer;
-/** Serves installable tarballs (the analysis fakes serve metadata only). */
-let tarballs: FakeRegistry;
-let local: TestRuntime;
 let uvxCalls: string;
 
 /** A stand-in for uvx: logs its arguments; the prefetch succeeds, the server exits needing NOTES_DB_PATH. */
@@ -43,22 +37,17 @@ function standInUvx(): string {
 
 beforeAll(async () => {
   env = await startAnalysisEnv();
-  tarballs = fakeNpmRegistry([everythingPackage()]);
-  local = testRuntime(
-    { "local.npmRegistryUrl": tarballs.url, "local.uvxPath": standInUvx(), "pypi.url": env.pypi.url },
-    DEFAULT_TIMING,
-  );
+  const everything = everythingPackage();
   env.npm.add({
-    name: "@modelcontextprotocol/server-everything",
-    versions: [
-      {
-        version: EVERYTHING_VERSION,
-        bin: { "mcp-server-everything": "dist/index.js" },
-        dependencies: { "@modelcontextprotocol/sdk": "^1.30.0" },
-        description: "MCP server that exercises all the features of the MCP protocol",
-      },
-    ],
+    ...everything,
+    versions: everything.versions.map((v) => ({
+      ...v,
+      dependencies: { "@modelcontextprotocol/sdk": "^1.30.0" },
+      description: "MCP server that exercises all the features of the MCP protocol",
+    })),
   });
+  // A stand-in for the dependency, so that installing the package resolves it without the network.
+  env.npm.add({ name: "@modelcontextprotocol/sdk", versions: [{ version: "1.30.0" }] });
   env.registry.add({
     name: "io.github.acme/search",
     description: "Web and news search through the Acme Search API",
@@ -82,12 +71,10 @@ beforeAll(async () => {
     version: "1.0.0",
     remotes: [{ type: "streamable-http", url: "https://weather.acme.example/mcp" }],
   });
-  srv = await startTestServer({ env: env.env() });
+  srv = await startTestServer({ env: { ...env.env(), CATWALK_LOCAL_UVX_PATH: standInUvx() } });
 });
 afterAll(async () => {
   await srv.close();
-  await local.close();
-  tarballs.stop();
   await env.stop();
 });
 
@@ -242,14 +229,15 @@ describe("analyses API", () => {
 });
 
 /**
- * Wires verification as the server does (`setPoolFactory((opts) => local.pool(opts))`) to a local
- * runtime over the tarball registry and the stand-in uvx, recording what each pool was given.
+ * Wires verification as the server does (`setPoolFactory((opts) => local.pool(opts))`) to the
+ * server's own local runtime (the fake registries and the stand-in uvx), recording what each pool
+ * was given.
  */
 function wireLocalRuntime(): PoolOptions[] {
   const asked: PoolOptions[] = [];
   analysisServiceOf(srv.app).setPoolFactory((opts) => {
     asked.push(opts);
-    return local.runtime.pool(opts);
+    return srv.running.services.local.pool(opts);
   });
   return asked;
 }
@@ -274,7 +262,7 @@ describe("verification through the API with an injected runtime", () => {
         expect.arrayContaining(["echo", "get-sum", "get-tiny-image"]),
       );
       expect(m.tools.every((t) => t.verified && !t.declared)).toBe(true);
-      expect(tarballs.requests).toContain(
+      expect(env.npm.requests.map((r) => r.pathname)).toContain(
         `/@modelcontextprotocol/server-everything/-/server-everything-${EVERYTHING_VERSION}.tgz`,
       );
       expect(asked.map((o) => o.env)).toEqual([{ EVERYTHING_TOKEN: "tok-NEVER-LOGGED-42" }]);

@@ -1,8 +1,12 @@
 import { Box, Text } from "ink";
 import { type ReactNode, useState } from "react";
 import { chunk, clock, plural } from "../format.ts";
+import { errorText } from "../hooks.tsx";
 import { editLine, type Keypress, type LineState, line } from "../keys.ts";
+import { useKeys, useLayout } from "../screen.tsx";
 import { useColor } from "../theme.tsx";
+import { Footer, type Hint } from "./Footer.tsx";
+import { StatusLine } from "./Notice.tsx";
 import { TextInput } from "./TextInput.tsx";
 
 export interface LiveItem {
@@ -43,9 +47,9 @@ function Highlighted({ text, query, color }: { text: string; query: string; colo
 
 /**
  * A live, wrapped list (logs, events) that follows new items, pauses (the view stays put while
- * items keep arriving), scrolls and searches. The screen forwards keys to `handle`.
+ * items keep arriving), scrolls and searches. `LiveScreen` forwards keys to `handle`.
  */
-export function useLiveList(items: LiveItem[], width: number, height: number) {
+function useLiveList(items: LiveItem[], width: number, height: number) {
   const [follow, setFollow] = useState(true);
   const [offset, setOffset] = useState(0);
   const [pausedAt, setPausedAt] = useState(0);
@@ -125,4 +129,42 @@ export function useLiveList(items: LiveItem[], width: number, height: number) {
     </Box>
   );
   return { view, status, handle, editing, follow };
+}
+
+const HINTS: Hint[] = [
+  ["space", "pause/follow"],
+  ["/", "search"],
+  ["↑↓", "scroll"],
+  ["g G", "top/bottom"],
+  ["esc", "back"],
+  ["?", "help"],
+  ["q", "quit"],
+];
+
+const SEARCH_HINTS: Hint[] = [
+  ["enter", "keep search"],
+  ["esc", "clear search"],
+];
+
+/** A live list as a whole screen (a log, events): title line, list, state or stream error, keys. */
+export function LiveScreen({
+  title,
+  items,
+  error,
+}: {
+  title: ReactNode;
+  items: LiveItem[];
+  error: Error | undefined;
+}) {
+  const { width, height } = useLayout();
+  const list = useLiveList(items, width, height - 3);
+  useKeys((k) => list.handle(k));
+  return (
+    <Box flexDirection="column" width={width} height={height}>
+      <Text wrap="truncate">{title}</Text>
+      {list.view}
+      {error ? <StatusLine message={{ text: errorText(error), error: true }} width={width} /> : list.status}
+      <Footer hints={list.editing ? SEARCH_HINTS : HINTS} width={width} />
+    </Box>
+  );
 }

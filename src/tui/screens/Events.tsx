@@ -1,12 +1,9 @@
-import { Box, Text } from "ink";
+import { Text } from "ink";
 import { useRef, useState } from "react";
 import type { CatwalkEvent } from "../api.ts";
-import { Footer, type Hint } from "../components/Footer.tsx";
-import { type LiveItem, useLiveList } from "../components/LiveList.tsx";
-import { StatusLine } from "../components/Notice.tsx";
+import { type LiveItem, LiveScreen } from "../components/LiveList.tsx";
 import { ms, padEnd } from "../format.ts";
-import { errorText, useApi, useResource, useStream } from "../hooks.tsx";
-import { useKeys, useLayout } from "../screen.tsx";
+import { useApi, useResource, useStream } from "../hooks.tsx";
 import { stateStyle } from "../theme.tsx";
 
 const MAX_EVENTS = 2000;
@@ -80,18 +77,7 @@ export function useEventFeed(deployment: string | undefined, limit = 200) {
   return { events, error };
 }
 
-const HINTS: Hint[] = [
-  ["space", "pause/follow"],
-  ["/", "search"],
-  ["↑↓", "scroll"],
-  ["g G", "top/bottom"],
-  ["esc", "back"],
-  ["?", "help"],
-  ["q", "quit"],
-];
-
 export function Events({ deployment }: { deployment?: { id: string; slug: string } | undefined }) {
-  const { width, height } = useLayout();
   const api = useApi();
   const { events, error } = useEventFeed(deployment?.id);
   const deps = useResource(() => api.deployments(), [], 10_000);
@@ -100,31 +86,11 @@ export function Events({ deployment }: { deployment?: { id: string; slug: string
     if (e.deploymentId && typeof e.data.slug === "string") slugs.set(e.deploymentId, e.data.slug);
   }
   const slugOf = (id: string | null) => (id ? (slugs.get(id) ?? id.slice(0, 12)) : "-");
-  const list = useLiveList(
-    events.map((e) => eventItem(e, slugOf)),
-    width,
-    height - 3,
+  const title = (
+    <>
+      <Text bold>{deployment ? `Events of ${deployment.slug}` : "All events"}</Text>
+      <Text dimColor> · ▸ event · call ok ✖ call failed</Text>
+    </>
   );
-  useKeys((k) => list.handle(k));
-  return (
-    <Box flexDirection="column" width={width} height={height}>
-      <Text wrap="truncate">
-        <Text bold>{deployment ? `Events of ${deployment.slug}` : "All events"}</Text>
-        <Text dimColor> · ▸ event · call ok ✖ call failed</Text>
-      </Text>
-      {list.view}
-      {error ? <StatusLine message={{ text: errorText(error), error: true }} width={width} /> : list.status}
-      <Footer
-        hints={
-          list.editing
-            ? [
-                ["enter", "keep search"],
-                ["esc", "clear search"],
-              ]
-            : HINTS
-        }
-        width={width}
-      />
-    </Box>
-  );
+  return <LiveScreen title={title} items={events.map((e) => eventItem(e, slugOf))} error={error} />;
 }

@@ -1,11 +1,8 @@
-import { Box, Text } from "ink";
+import { Text } from "ink";
 import { useRef, useState } from "react";
 import type { LogLine } from "../api.ts";
-import { Footer, type Hint } from "../components/Footer.tsx";
-import { type LiveItem, useLiveList } from "../components/LiveList.tsx";
-import { StatusLine } from "../components/Notice.tsx";
-import { errorText, useApi, useStream } from "../hooks.tsx";
-import { useKeys, useLayout } from "../screen.tsx";
+import { type LiveItem, LiveScreen } from "../components/LiveList.tsx";
+import { useApi, useStream } from "../hooks.tsx";
 
 const MAX_LINES = 5000;
 
@@ -44,40 +41,13 @@ export function useLogLines(id: string): { lines: LogLine[]; error: Error | unde
   return { lines, error };
 }
 
-const HINTS: Hint[] = [
-  ["space", "pause/follow"],
-  ["/", "search"],
-  ["↑↓", "scroll"],
-  ["g G", "top/bottom"],
-  ["esc", "back"],
-  ["?", "help"],
-  ["q", "quit"],
-];
-
 export function Logs({ id, slug }: { id: string; slug: string }) {
-  const { width, height } = useLayout();
   const { lines, error } = useLogLines(id);
-  const list = useLiveList(lines.map(logItem), width, height - 3);
-  useKeys((k) => list.handle(k));
-  return (
-    <Box flexDirection="column" width={width} height={height}>
-      <Text wrap="truncate">
-        <Text bold>{slug}</Text>
-        <Text dimColor> log · ▸ lifecycle │ stderr</Text>
-      </Text>
-      {list.view}
-      {error ? <StatusLine message={{ text: errorText(error), error: true }} width={width} /> : list.status}
-      <Footer
-        hints={
-          list.editing
-            ? [
-                ["enter", "keep search"],
-                ["esc", "clear search"],
-              ]
-            : HINTS
-        }
-        width={width}
-      />
-    </Box>
+  const title = (
+    <>
+      <Text bold>{slug}</Text>
+      <Text dimColor> log · ▸ lifecycle │ stderr</Text>
+    </>
   );
+  return <LiveScreen title={title} items={lines.map(logItem)} error={error} />;
 }

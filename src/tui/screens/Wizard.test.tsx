@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { type FakeNpm, startFakeNpm } from "../../../test/fakes/npm-registry.ts";
 import { type AnalysisEnv, startAnalysisEnv } from "../../../test/helpers/analysis-env.ts";
 import { initializeBody, rawPost } from "../../../test/helpers/mcp.ts";
-import { type FakeRegistry, fakeNpmRegistry } from "../../../test/helpers/npm-registry.ts";
 import { startTestServer, type TestServer } from "../../../test/helpers/server.ts";
 import { apiFor, type Rendered, renderApp } from "../../../test/helpers/tui.tsx";
 
@@ -115,25 +115,27 @@ describe("new deployment wizard, analysed GitHub-backed package with credentials
 });
 
 describe("new deployment wizard, end to end with a registry-only package", () => {
-  let npm: FakeRegistry;
+  let npm: FakeNpm;
   let srv: TestServer;
   beforeAll(async () => {
-    npm = fakeNpmRegistry([
+    npm = await startFakeNpm([
       {
         name: "@fixture/hello-mcp",
-        version: "1.0.0",
-        meta: {
-          mcpName: "io.github.fixture/hello",
-          description: "Says hello over MCP",
-          bin: { "hello-mcp": "server.js" },
-        },
+        versions: [
+          {
+            version: "1.0.0",
+            mcpName: "io.github.fixture/hello",
+            description: "Says hello over MCP",
+            bin: { "hello-mcp": "server.js" },
+          },
+        ],
       },
     ]);
     srv = await startTestServer({ env: { CATWALK_LOCAL_NPM_REGISTRY_URL: npm.url } });
   });
   afterAll(async () => {
     await srv.close();
-    npm.stop();
+    await npm.stop();
   });
 
   test("edits name, session mode and arguments, deploys, follows installing and starting, and shows the endpoint and token", async () => {
