@@ -88,6 +88,19 @@ async function attach(w: Pick<Worker, "dep">): Promise<{ conn: Connected; pid: n
   return { conn, pid, session: conn.transport.sessionId as string };
 }
 
+/** The pid behind a worker's session; retried while its loop swaps in a re-initialized client. */
+async function pidOf(w: Worker): Promise<number> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return Number(text(await w.conn.client.callTool({ name: "pid", arguments: {} })));
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await Bun.sleep(50);
+    }
+  }
+}
+
 describe("children killed at random under load", () => {
   test("shared sessions carry on with the restarted child, isolated ones get 404 and re-initialize, nothing leaks", async () => {
     const srv = await startTestServer({ env: ALLOW });
@@ -156,7 +169,7 @@ describe("children killed at random under load", () => {
           "every worker to progress",
         );
         // Asked now: a shared child restarted by an earlier kill has a new pid.
-        const pid = Number(text(await victim.conn.client.callTool({ name: "pid", arguments: {} })));
+        const pid = await pidOf(victim);
         pids.add(pid);
         killed.push(pid);
         process.kill(pid, "SIGKILL");
