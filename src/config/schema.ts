@@ -107,6 +107,11 @@ export const ConfigSchema = z.strictObject({
       maxSessions: z.number().int().min(1).default(1000).describe("Open MCP sessions per deployment."),
       sessionIdleTtlMs: ms.default(1_800_000).describe("Idle time after which a session is reaped."),
       requestTimeoutMs: ms.default(300_000).describe("Time a request may wait without progress."),
+      pingTimeoutMs: ms
+        .default(10_000)
+        .describe(
+          "After a request times out, time the server has to answer a ping; a silent one is restarted as hung (0: never).",
+        ),
       maxBodyBytes: z
         .number()
         .int()

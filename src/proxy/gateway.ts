@@ -110,7 +110,7 @@ export class Gateway {
   muxFor(upstream: Upstream): Mux {
     let mux = this.muxes.get(upstream);
     if (!mux) {
-      mux = new Mux(upstream.channel, upstream.init);
+      mux = new Mux(upstream.channel, upstream.init, { pingTimeoutMs: this.deps.config.pingTimeoutMs });
       this.muxes.set(upstream, mux);
     }
     return mux;

@@ -46,6 +46,14 @@ interface Pending {
   timeoutMs: number;
 }
 
+export interface MuxOptions {
+  /**
+   * After a request times out, how long the upstream has to answer a `ping` (or anything else)
+   * before it is closed as hung, so its supervisor restarts it; 0 never probes.
+   */
+  pingTimeoutMs?: number;
+}
+
 /** How long a server request waits for a session to attach before the gateway answers it. */
 const HOLD_MS = 30_000;
 
@@ -75,11 +83,13 @@ export class Mux {
   private closedWith: CloseReason | undefined;
   /** Server requests that arrived while no party was attached (a warm child asking for roots). */
   private held: { message: JsonRpcRequest; timer: ReturnType<typeof setTimeout> }[] = [];
+  /** The liveness ping sent after a timeout, while it waits for an answer. */
+  private probing: { id: number; timer: ReturnType<typeof setTimeout> } | undefined;
 
   constructor(
     readonly channel: Channel,
     readonly init: InitializeResult,
-    private readonly onClosed?: (reason: CloseReason) => void,
+    private readonly opts: MuxOptions = {},
   ) {
     channel.setHandlers({ message: (m) => this.fromUpstream(m), close: (r) => this.closed(r) });
   }
@@ -236,7 +246,30 @@ export class Mux {
           },
         ),
       );
+      this.probe();
     }, p.timeoutMs);
+  }
+
+  /**
+   * A request timed out: a server that still answers a ping is only slow (the timeout stands); one
+   * that answers nothing at all is hung, and is closed so its supervisor starts a fresh one
+   * instead of every later request waiting out its own timeout.
+   */
+  private probe(): void {
+    const ms = this.opts.pingTimeoutMs ?? 0;
+    if (ms <= 0 || this.probing || this.closedWith) return;
+    const id = this.next++;
+    const timer = setTimeout(() => {
+      this.probing = undefined;
+      const message = `hung: a request timed out and the server did not answer a ping within ${ms} ms; stopped`;
+      // The reason goes to the channel first (it is what the supervisor logs); everyone waiting
+      // learns now, not after the process group has been signalled away.
+      void this.channel.close(message);
+      this.closed({ kind: "error", message });
+    }, ms);
+    timer.unref?.();
+    this.probing = { id, timer };
+    this.sendUpstream({ jsonrpc: "2.0", id, method: "ping" });
   }
 
   private forget(id: number, p: Pending): void {
@@ -310,6 +343,11 @@ export class Mux {
     if (isNotification(m)) {
       this.serverNotification(m);
       return;
+    }
+    if (this.probing) {
+      // Any answer shows the server still handles requests.
+      clearTimeout(this.probing.timer);
+      this.probing = undefined;
     }
     const id = typeof m.id === "number" ? m.id : Number.NaN;
     const p = this.pending.get(id);
@@ -417,6 +455,8 @@ export class Mux {
   private closed(reason: CloseReason): void {
     if (this.closedWith) return;
     this.closedWith = reason;
+    clearTimeout(this.probing?.timer);
+    this.probing = undefined;
     const detail = reason.stderrTail?.length ? ` (${reason.stderrTail.slice(-3).join(" | ")})` : "";
     for (const [id, p] of this.pending) {
       this.forget(id, p);
@@ -430,7 +470,6 @@ export class Mux {
     }
     for (const d of [...this.parties]) d.upstreamClosed(reason);
     this.parties.clear();
-    this.onClosed?.(reason);
   }
 }
 

@@ -60,8 +60,8 @@ export class DetachedChannel implements Channel {
     this.slot.set(handlers);
   }
 
-  close(): Promise<void> {
-    return this.inner.close();
+  close(reason?: string): Promise<void> {
+    return this.inner.close(reason);
   }
 
   get closed(): boolean {

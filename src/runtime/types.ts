@@ -30,7 +30,8 @@ export interface ChannelHandlers {
 export interface Channel {
   send(message: JsonRpcMessage): void;
   setHandlers(handlers: ChannelHandlers): void;
-  close(): Promise<void>;
+  /** `reason`, when given, becomes the close reason (an `error`): why catwalk ended a healthy-looking upstream. */
+  close(reason?: string): Promise<void>;
   readonly closed: boolean;
   /** For logs and errors: `pid 4242`, `https://example.com/mcp (session abc)`. */
   readonly description: string;

@@ -241,6 +241,22 @@ async function create(srv: TestServer, body: Record<string, unknown>): Promise<D
   return (await res.json()) as Deployed;
 }
 
+/** Waits for a deployment log line that `match`es, and returns it. */
+async function logLine(srv: TestServer, id: string, match: (line: string) => boolean): Promise<string> {
+  let found: string | undefined;
+  await until(
+    async () => {
+      const res = await srv.api(`/api/deployments/${id}/logs?tail=500`);
+      const { lines } = (await res.json()) as { lines: { line: string }[] };
+      found = lines.map((l) => l.line).find(match);
+      return found !== undefined;
+    },
+    15_000,
+    "the log line",
+  );
+  return found ?? "";
+}
+
 async function callError(
   c: Connected,
   args: Record<string, unknown>,
@@ -254,8 +270,10 @@ async function callError(
 }
 
 describe("misbehaving upstreams", () => {
-  test("a local upstream that hangs: its calls time out with a JSON-RPC error, others are served, and it serves again when it resumes", async () => {
-    const srv = await startTestServer({ env: { ...ALLOW, CATWALK_GATEWAY_REQUEST_TIMEOUT_MS: "1000" } });
+  test("a local upstream that hangs briefly: its calls time out with a JSON-RPC error, others are served, and the same process serves again when it resumes within the ping window", async () => {
+    const srv = await startTestServer({
+      env: { ...ALLOW, CATWALK_GATEWAY_REQUEST_TIMEOUT_MS: "1000", CATWALK_GATEWAY_PING_TIMEOUT_MS: "30000" },
+    });
     try {
       const hung = await deploy(srv, { command: echoCommand(), name: "hung", sessionMode: "shared" });
       const bystander = await deploy(srv, { command: echoCommand(), name: "bystander" });
@@ -291,6 +309,90 @@ describe("misbehaving upstreams", () => {
       await srv.close();
     }
   });
+
+  test("a local upstream that stays hung is stopped when it does not answer a ping after a timeout; a fresh process serves the same shared sessions and the log says why", async () => {
+    const srv = await startTestServer({
+      env: { ...ALLOW, CATWALK_GATEWAY_REQUEST_TIMEOUT_MS: "800", CATWALK_GATEWAY_PING_TIMEOUT_MS: "400" },
+    });
+    let pid = 0;
+    try {
+      const dep = await deploy(srv, { command: echoCommand(), name: "stuck", sessionMode: "shared" });
+      const [a, b] = await Promise.all([connectLegacy(dep), connectLegacy(dep)]);
+      pid = Number(text(await a.client.callTool({ name: "pid", arguments: {} })));
+      process.kill(pid, "SIGSTOP");
+      const e = await callError(a, { text: "stuck" });
+      expect(e.code).toBe(-32001);
+      expect(e.message).toContain("Request timed out: no response or progress for 800 ms.");
+      // No SIGCONT: the ping goes unanswered, so the gateway stops the process (SIGKILL ends a
+      // stopped one) and the supervisor starts a fresh one.
+      const why = await logLine(srv, dep.id, (l) => l.includes(`pid ${pid}`) && l.includes("hung"));
+      expect(why).toContain("did not answer a ping within 400 ms");
+      expect(alive(pid)).toBe(false);
+      await until(async () => (await stateOf(srv, dep.id)).state === "running", 15_000, "a running state");
+      const fresh = Number(text(await b.client.callTool({ name: "pid", arguments: {} })));
+      expect(fresh).not.toBe(pid);
+      expect(alive(fresh)).toBe(true);
+      expect(text(await a.client.callTool({ name: "echo", arguments: { text: "again" } }))).toBe("again");
+      for (const c of [a, b]) await c.close();
+    } finally {
+      if (pid && alive(pid)) process.kill(pid, "SIGKILL");
+      await srv.close();
+    }
+  }, 30_000);
+
+  test("a slow server that still answers a ping keeps its process after a request times out", async () => {
+    const srv = await startTestServer({
+      env: { ...ALLOW, CATWALK_GATEWAY_REQUEST_TIMEOUT_MS: "800", CATWALK_GATEWAY_PING_TIMEOUT_MS: "400" },
+    });
+    try {
+      const dep = await deploy(srv, { command: echoCommand(), name: "slow", sessionMode: "shared" });
+      const c = await connectLegacy(dep);
+      const pid = Number(text(await c.client.callTool({ name: "pid", arguments: {} })));
+      const e = await c.client.callTool({ name: "sleep", arguments: { ms: 5000 } }).then(
+        () => undefined,
+        (err: unknown) => err as { code: number },
+      );
+      expect(e?.code).toBe(-32001);
+      await Bun.sleep(1200); // well past the ping window
+      expect(text(await c.client.callTool({ name: "pid", arguments: {} }))).toBe(String(pid));
+      const res = await srv.api(`/api/deployments/${dep.id}/logs?tail=500`);
+      const { lines } = (await res.json()) as { lines: { line: string }[] };
+      expect(lines.some((l) => l.line.includes("hung"))).toBe(false);
+      await c.close();
+    } finally {
+      await srv.close();
+    }
+  }, 30_000);
+
+  test("an isolated session whose server hangs is ended (the log names the hang); the client's next request gets 404 and it re-initializes onto a fresh process", async () => {
+    const srv = await startTestServer({
+      env: { ...ALLOW, CATWALK_GATEWAY_REQUEST_TIMEOUT_MS: "800", CATWALK_GATEWAY_PING_TIMEOUT_MS: "400" },
+    });
+    let pid = 0;
+    try {
+      const dep = await deploy(srv, { command: echoCommand(), name: "stuck-isolated" });
+      const c = await connectLegacy(dep);
+      pid = Number(text(await c.client.callTool({ name: "pid", arguments: {} })));
+      process.kill(pid, "SIGSTOP");
+      expect((await callError(c, { text: "stuck" })).code).toBe(-32001);
+      await logLine(srv, dep.id, (l) => l.includes(`pid ${pid}`) && l.includes("hung"));
+      // The session was bound to that process: it is gone (404), and a new one works.
+      const gone = await c.client.callTool({ name: "pid", arguments: {} }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(gone).toBeInstanceOf(StreamableHTTPError);
+      expect((gone as StreamableHTTPError).code).toBe(404);
+      await c.close();
+      const next = await connectLegacy(dep);
+      const fresh = Number(text(await next.client.callTool({ name: "pid", arguments: {} })));
+      expect(fresh).not.toBe(pid);
+      await next.close();
+    } finally {
+      if (pid && alive(pid)) process.kill(pid, "SIGKILL");
+      await srv.close();
+    }
+  }, 30_000);
 
   test("a remote upstream that hangs: the call times out, and the next one after it answers is served", async () => {
     const remote = startFakeRemote();

@@ -109,7 +109,8 @@ export class LocalChild implements Channel {
   }
 
   /** MCP stdio shutdown: close stdin, then SIGTERM the group, then SIGKILL it. Idempotent. */
-  close(): Promise<void> {
+  close(reason?: string): Promise<void> {
+    if (reason !== undefined && !this.closing && !this.finished) this.killReason ??= reason;
     this.closing ??= this.shutdown();
     return this.closing;
   }

@@ -6,6 +6,9 @@ import { HandlerSlot } from "../channel.ts";
 import { CapacityError, UpstreamUnavailableError } from "../errors.ts";
 import type { Channel, ChannelHandlers, PoolHooks, PoolState, Upstream, UpstreamPool } from "../types.ts";
 
+/** Longest wait for the remote to acknowledge the end of a session. */
+const CLOSE_TIMEOUT_MS = 5000;
+
 function statusOf(e: unknown): number | undefined {
   const code = (e as { code?: unknown }).code;
   return typeof code === "number" ? code : undefined;
@@ -75,15 +78,18 @@ export class RemoteChannel implements Channel {
     });
   }
 
-  async close(): Promise<void> {
+  /** Ends the session: its owner learns at once; the DELETE to the remote is bounded (it may hang). */
+  async close(reason?: string): Promise<void> {
     if (this.closedFlag) return;
-    try {
-      await this.transport.terminateSession();
-    } catch {
-      // the remote may not support DELETE (405) or be gone already
-    }
+    this.finish(reason ?? "closed by the gateway", reason === undefined ? "closed" : "error");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bounded = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);
+    });
+    // the remote may not support DELETE (405), be gone already, or not answer at all
+    await Promise.race([this.transport.terminateSession().catch(() => {}), bounded]);
+    clearTimeout(timer);
     await this.transport.close().catch(() => {});
-    this.finish("closed by the gateway");
   }
 
   private received(m: JsonRpcMessage): void {
@@ -99,10 +105,10 @@ export class RemoteChannel implements Channel {
     this.slot.message(m);
   }
 
-  private finish(message: string): void {
+  private finish(message: string, kind: "closed" | "error" = "closed"): void {
     if (this.closedFlag) return;
     this.closedFlag = true;
-    this.slot.close({ kind: "closed", message });
+    this.slot.close({ kind, message });
   }
 }
 
