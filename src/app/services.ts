@@ -149,6 +149,7 @@ export function createServices(app: App, port: () => number): Services {
         client: call.client ?? null,
       });
     },
+    onRateLimited: (id) => stats.limited(id),
     onSession: (e) => {
       stats.touch(e.deploymentId);
       bus.publish(e.kind === "opened" ? "session.opened" : "session.closed", e.deploymentId, {

@@ -118,6 +118,20 @@ export const ConfigSchema = z.strictObject({
         .min(1024)
         .default(4 * 1024 * 1024)
         .describe("Largest MCP request body accepted."),
+      rateLimitPerMinute: z
+        .number()
+        .int()
+        .min(0)
+        .default(0)
+        .describe(
+          "MCP requests per minute each access token (or OAuth client) may send to a deployment; over it: 429 with Retry-After (0: no limit).",
+        ),
+      rateLimitBurst: z
+        .number()
+        .int()
+        .min(1)
+        .default(60)
+        .describe("MCP requests a token may send at once before gateway.rateLimitPerMinute paces it."),
       maxJsonDepth: z
         .number()
         .int()

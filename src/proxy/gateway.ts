@@ -12,6 +12,7 @@ import {
   success,
 } from "../mcp/jsonrpc.ts";
 import type { InitializeResult, Upstream, UpstreamPool } from "../runtime/types.ts";
+import { realClock, TokenBuckets } from "../util/buckets.ts";
 import { CatwalkError } from "../util/error.ts";
 import { jsonDepth } from "../util/json.ts";
 import { accepts, BodyTooLargeError, isJsonContentType, jsonResponse, readBody, rpcError } from "./http.ts";
@@ -51,6 +52,8 @@ export interface GatewayDeps {
   authorize(request: Request, target: GatewayTarget): Promise<AuthResult>;
   originAllowed(origin: string | null): boolean;
   onCall?(record: CallRecord): void;
+  /** A request refused by `gateway.rateLimitPerMinute`. */
+  onRateLimited?(deploymentId: string): void;
   onSession?(event: {
     deploymentId: string;
     sessionId: string;
@@ -80,6 +83,7 @@ export class Gateway {
   private readonly muxes = new WeakMap<Upstream, Mux>();
   private readonly counts = new Map<string, number>();
   private readonly reaper: ReturnType<typeof setInterval>;
+  private readonly buckets = new TokenBuckets(realClock, 10_000);
 
   constructor(readonly deps: GatewayDeps) {
     const every = Math.max(1000, Math.min(60_000, Math.floor(deps.config.sessionIdleTtlMs / 4)));
@@ -106,6 +110,29 @@ export class Gateway {
     for (const s of [...this.sessions.values()]) s.end("the server is shutting down");
   }
 
+  /**
+   * Paces each token (or OAuth grant) on each deployment with a token bucket. DELETE is never
+   * refused, so a client can always end its session.
+   */
+  private rateLimit(
+    request: Request,
+    target: GatewayTarget,
+    tokenId: string | undefined,
+  ): Response | undefined {
+    const { rateLimitPerMinute: perMinute, rateLimitBurst: burst } = this.deps.config;
+    if (perMinute <= 0 || request.method === "DELETE") return undefined;
+    const wait = this.buckets.tryTake(`${target.id}:${tokenId ?? "-"}`, { perSecond: perMinute / 60, burst });
+    if (wait === 0) return undefined;
+    this.deps.onRateLimited?.(target.id);
+    const seconds = Math.max(1, Math.ceil(wait / 1000));
+    return rpcError(
+      429,
+      ErrorCode.server,
+      `Too many requests: this token may send ${perMinute} requests per minute to ${target.slug} (bursts of ${burst}). Retry in ${seconds} s, or ask the operator to raise gateway.rateLimitPerMinute.`,
+      { headers: { "retry-after": String(seconds) }, data: { retryAfterSeconds: seconds } },
+    );
+  }
+
   /** Initialized upstream plus its mux (one mux per upstream connection). */
   muxFor(upstream: Upstream): Mux {
     let mux = this.muxes.get(upstream);
@@ -125,6 +152,8 @@ export class Gateway {
     if (!target) return rpcError(404, ErrorCode.server, `No MCP server is deployed at /mcp/${slug}.`);
     const auth = await this.deps.authorize(request, target);
     if (!auth.ok) return auth.response;
+    const limited = this.rateLimit(request, target, auth.tokenId);
+    if (limited) return limited;
     try {
       if (request.method === "POST") return await this.post(request, target, auth.tokenId);
       if (request.method === "GET") return this.get(request, target);

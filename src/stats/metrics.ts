@@ -51,6 +51,15 @@ export function prometheus(
       t.errors,
     ]),
   );
+  metric(
+    "catwalk_mcp_rate_limited_total",
+    "counter",
+    "MCP requests refused with 429 by gateway.rateLimitPerMinute.",
+    stats
+      .limitedTotals()
+      .filter((t) => slugOf.has(t.deploymentId))
+      .map((t) => [`{deployment="${label(slugOf.get(t.deploymentId) as string)}"}`, t.limited]),
+  );
   const mem = process.memoryUsage();
   metric("catwalk_process_resident_memory_bytes", "gauge", "Resident set size of the catwalk process.", [
     ["", mem.rss],

@@ -9,6 +9,7 @@ export const DeploymentStats = z.object({
   callsPerMinute: z.number().int().describe("requests answered in the last 60 seconds"),
   p50Ms: z.number().nullable(),
   p99Ms: z.number().nullable(),
+  rateLimited: z.number().int().describe("requests refused with 429 by gateway.rateLimitPerMinute"),
   lastActivity: z.string().nullable(),
   since: z.string().describe("when counting started (server start)"),
   methods: z.record(z.string(), z.object({ calls: z.number().int(), errors: z.number().int() })),
@@ -18,6 +19,7 @@ export type DeploymentStats = z.infer<typeof DeploymentStats>;
 interface Counters {
   calls: number;
   errors: number;
+  limited: number;
   durations: Float64Array;
   filled: number;
   next: number;
@@ -42,6 +44,7 @@ export class Stats {
       c = {
         calls: 0,
         errors: 0,
+        limited: 0,
         durations: new Float64Array(RING),
         filled: 0,
         next: 0,
@@ -71,6 +74,11 @@ export class Stats {
     c.methods.set(method, m);
   }
 
+  /** A request refused by the rate limit (not a call: it never reached the server). */
+  limited(id: string): void {
+    this.counters(id).limited++;
+  }
+
   touch(id: string): void {
     this.counters(id).last = Date.now();
   }
@@ -95,12 +103,18 @@ export class Stats {
       calls: c.calls,
       errors: c.errors,
       callsPerMinute: c.recent.length,
+      rateLimited: c.limited,
       p50Ms: pick(0.5),
       p99Ms: pick(0.99),
       lastActivity: c.last ? new Date(c.last).toISOString() : null,
       since: this.started,
       methods: Object.fromEntries(c.methods),
     };
+  }
+
+  /** Rate-limited requests per deployment, for Prometheus. */
+  limitedTotals(): { deploymentId: string; limited: number }[] {
+    return [...this.by].map(([deploymentId, c]) => ({ deploymentId, limited: c.limited }));
   }
 
   /** Totals for Prometheus: per deployment and method. */

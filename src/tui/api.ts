@@ -61,6 +61,8 @@ export interface Stats {
   calls: number;
   errors: number;
   callsPerMinute: number;
+  /** Requests refused with 429 by the rate limit (absent from older servers). */
+  rateLimited?: number;
   p50Ms: number | null;
   p99Ms: number | null;
 }

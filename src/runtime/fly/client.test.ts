@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { FakeFlyMachines } from "../../../test/fakes/fly-machines.ts";
+import { type Clock, TokenBuckets } from "../../util/buckets.ts";
 import {
   authorizationHeader,
   FlyApiError,
@@ -10,7 +11,6 @@ import {
   isLeaseConflict,
   isNameTaken,
 } from "./client.ts";
-import { type Clock, RateLimiter } from "./limiter.ts";
 
 let fake: FakeFlyMachines;
 
@@ -225,7 +225,7 @@ describe("retry policy", () => {
 describe("rate limits", () => {
   test("each action on one Machine gets a burst of 3, then one per second", () => {
     let now = 0;
-    const limiter = new RateLimiter({ now: () => now, sleep: async () => undefined });
+    const limiter = new TokenBuckets({ now: () => now, sleep: async () => undefined });
     const rate = { perSecond: 1, burst: 3 };
     const delays = [0, 1, 2, 3, 4].map(() => limiter.reserve("machine_start:m1", rate));
     expect(delays).toEqual([0, 0, 0, 1000, 2000]);

@@ -1,3 +1,4 @@
+import { type Clock, type Rate, realClock, TokenBuckets } from "../../util/buckets.ts";
 import {
   FlyApiError,
   type FlyOperation,
@@ -5,7 +6,6 @@ import {
   isLeaseConflict,
   isRateLimited,
 } from "./errors.ts";
-import { type Clock, type Rate, RateLimiter, realClock } from "./limiter.ts";
 import type {
   AppListItem,
   AppSecret,
@@ -150,7 +150,7 @@ export class FlyClient {
   readonly apiUrl: string;
   readonly logsApiUrl: string;
   private readonly auth: string;
-  private readonly limiter: RateLimiter;
+  private readonly limiter: TokenBuckets;
   private readonly clock: Clock;
   private readonly attempts: number;
   private readonly rateLimitRetries: number;
@@ -164,7 +164,7 @@ export class FlyClient {
     this.logsApiUrl = (opts.logsApiUrl ?? "https://api.fly.io").replace(/\/+$/, "");
     this.auth = authorizationHeader(opts.token);
     this.clock = opts.clock ?? realClock;
-    this.limiter = new RateLimiter(this.clock);
+    this.limiter = new TokenBuckets(this.clock);
     this.attempts = Math.max(1, opts.attempts ?? 5);
     this.rateLimitRetries = Math.max(0, opts.rateLimitRetries ?? 10);
     this.backoff = opts.backoffMs ?? { base: 250, max: 8_000 };

@@ -1,4 +1,6 @@
 import type { Logger } from "../../log/log.ts";
+import type { Clock } from "../../util/buckets.ts";
+import { realClock } from "../../util/buckets.ts";
 import type { UpstreamSpec } from "../types.ts";
 import {
   FlyAppNameTakenError,
@@ -15,8 +17,6 @@ import {
   isNotFound,
   isWaitTimeout,
 } from "./client.ts";
-import type { Clock } from "./limiter.ts";
-import { realClock } from "./limiter.ts";
 import {
   appNameFor,
   BRIDGE_SECRET_NAME,

@@ -60,7 +60,7 @@ export function Calls({ dep, width, height, keys, events }: TabProps) {
     <Box flexDirection="column" width={width} height={height}>
       <Text wrap="truncate" dimColor>
         {s
-          ? `since start: ${plural(s.calls, "call")} · ${plural(s.errors, "error")} · ${s.callsPerMinute}/min · p50 ${ms(s.p50Ms)} · p99 ${ms(s.p99Ms)}`
+          ? `since start: ${plural(s.calls, "call")} · ${plural(s.errors, "error")} · ${s.callsPerMinute}/min · p50 ${ms(s.p50Ms)} · p99 ${ms(s.p99Ms)}${s.rateLimited ? ` · ${s.rateLimited} rate-limited` : ""}`
           : " "}
       </Text>
       <Table
