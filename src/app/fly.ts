@@ -139,6 +139,12 @@ export function createFlyRuntime(app: App): FlyRuntime {
     stop: async (row) => {
       await fly().halt(ref(row));
     },
+    // A restart is what an operator reaches for when a server misbehaves: the Machine (and the
+    // server inside it) starts afresh, not only the gateway's connection to it.
+    restart: async (row) => {
+      await fly().halt(ref(row));
+      await fly().wake(ref(row));
+    },
     destroy: async (row) => {
       await fly().destroy(ref(row));
     },

@@ -75,6 +75,8 @@ export interface RuntimeDriver {
   start?(row: Row): Promise<void>;
   /** An operator stopped the deployment; called after its pool stopped. */
   stop?(row: Row): Promise<void>;
+  /** An operator restarted the deployment; called after its pool stopped, before it runs again. */
+  restart?(row: Row): Promise<void>;
   /** The deployment is being removed: delete everything it has in the runtime. */
   destroy?(row: Row): Promise<void>;
   /** Compares the runtime with the store (this runtime's deployments) and repairs drift. */
@@ -406,9 +408,16 @@ export class DeploymentManager {
     return this.info(row);
   }
 
+  /** An operator's restart: the pool, and the runtime's own resources (a Fly Machine) too. */
   async restart(ref: string): Promise<DeploymentInfo> {
+    return this.relaunch(ref, true);
+  }
+
+  /** Restarts the pool with the stored row (after an update or new credentials). */
+  private async relaunch(ref: string, runtimeToo = false): Promise<DeploymentInfo> {
     const row = await this.desire(ref, "running");
     await this.halt(row.id, "restarting");
+    if (runtimeToo) await this.drive(row, "restart");
     await this.run(row);
     return this.info(row);
   }
@@ -445,7 +454,7 @@ export class DeploymentManager {
       fields: Object.keys(input).filter((k) => input[k as keyof UpdateInput] !== undefined),
       source: row.source,
     });
-    if (row.desiredState === "running") return this.restart(row.id);
+    if (row.desiredState === "running") return this.relaunch(row.id);
     return this.info(row);
   }
 
@@ -481,7 +490,7 @@ export class DeploymentManager {
       secretNames,
     );
     this.deps.bus.publish("credentials.updated", row.id, { names });
-    if (row.desiredState === "running") return this.restart(row.id);
+    if (row.desiredState === "running") return this.relaunch(row.id);
     return this.info(row);
   }
 
@@ -750,7 +759,7 @@ export class DeploymentManager {
    * change: it is noted on the deployment (a stop that did not reach the Machine is retried by the
    * reconciler; a resource left behind by a removal is listed by the runtime's garbage collection).
    */
-  private async drive(row: Row, action: "start" | "stop" | "destroy"): Promise<void> {
+  private async drive(row: Row, action: "start" | "stop" | "restart" | "destroy"): Promise<void> {
     const fn = this.deps.drivers?.[row.runtime]?.[action];
     if (!fn) return;
     try {

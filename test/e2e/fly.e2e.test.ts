@@ -296,6 +296,29 @@ describe("Fly runtime end to end", () => {
     await remove(srv, dep.id);
   }, 120_000);
 
+  test("an operator restart stops and starts the Machine, so the server inside it starts afresh", async () => {
+    const dep = await deployFly(srv, { name: "afresh" });
+    const { app, machine } = machineOf(dep.id);
+    expect(await echo(dep, "before")).toContain("before");
+    const before = world.bridges.get(machine.id)?.pid ?? 0;
+    expect(alive(before)).toBe(true);
+    const since = world.fake.requests.length;
+    const res = await srv.api(`/api/deployments/${dep.id}/restart`, { method: "POST" });
+    expect(res.status).toBe(200);
+    await until(srv, dep.id, settled);
+    expect((await info(srv, dep.id)).state).toBe("running");
+    expect(injectAndCount(since, "machine_stop")).toEqual([200]);
+    expect(injectAndCount(since, "machine_start")).toEqual([200]);
+    await machineState(app, machine.id, "started");
+    expect(alive(before)).toBe(false);
+    const after = world.bridges.get(machine.id)?.pid ?? 0;
+    expect(after).not.toBe(before);
+    expect(await echo(dep, "after")).toContain("after");
+    // The same Machine: a restart is not a new placement.
+    expect(machineOf(dep.id).machine.id).toBe(machine.id);
+    await remove(srv, dep.id);
+  }, 120_000);
+
   test("a Machine that dies or disappears is found by the reconciler and placed again", async () => {
     const dep = await deployFly(srv, { name: "phoenix" });
     const { app, machine } = machineOf(dep.id);
