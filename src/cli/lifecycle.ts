@@ -71,7 +71,10 @@ function action(name: "start" | "stop" | "restart", summary: string): Command {
 
 export const start = action("start", "Start a stopped deployment (desired state running)");
 export const stop = action("stop", "Stop a deployment and end its sessions (desired state stopped)");
-export const restart = action("restart", "Restart a deployment's upstreams (ends its sessions)");
+export const restart = action(
+  "restart",
+  "Restart a deployment's servers, a Fly deployment's Machine too (ends its sessions)",
+);
 
 export const update: Command = {
   name: "update",

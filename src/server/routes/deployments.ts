@@ -128,7 +128,7 @@ export function deploymentRoutes(services: Services) {
       response: { 200: DeploymentInfo },
       detail: {
         operationId: "deployments.restart",
-        summary: "Restart its upstreams (ends its sessions)",
+        summary: "Restart its servers, a Fly deployment's Machine too (ends its sessions)",
         tags,
       },
     })
