@@ -16,8 +16,9 @@ import { realClock, TokenBuckets } from "../util/buckets.ts";
 import { CatwalkError } from "../util/error.ts";
 import { jsonDepth } from "../util/json.ts";
 import { accepts, BodyTooLargeError, isJsonContentType, jsonResponse, readBody, rpcError } from "./http.ts";
-import { handleModern, isModern } from "./modern.ts";
+import { handleModern, isModern, type ModernCall } from "./modern.ts";
 import { Mux, type RequestSink } from "./mux.ts";
+import { ParkedCalls } from "./rounds.ts";
 import { type Exchange, Session } from "./session.ts";
 import { parseEventId } from "./stream.ts";
 
@@ -84,6 +85,8 @@ export class Gateway {
   private readonly counts = new Map<string, number>();
   private readonly reaper: ReturnType<typeof setInterval>;
   private readonly buckets = new TokenBuckets(realClock, 10_000);
+  /** 2026-07-28 calls waiting for their client's answers, by `requestState`. */
+  readonly parked = new ParkedCalls<ModernCall>();
 
   constructor(readonly deps: GatewayDeps) {
     const every = Math.max(1000, Math.min(60_000, Math.floor(deps.config.sessionIdleTtlMs / 4)));
@@ -216,7 +219,7 @@ export class Gateway {
         `Invalid Request: JSON nested deeper than ${maxDepth} levels.`,
       );
     }
-    if (isModern(request, body)) return handleModern(this, request, target, body);
+    if (isModern(request, body)) return handleModern(this, request, target, body, tokenId);
 
     const batch = Array.isArray(body);
     const messages = (batch ? body : [body]) as unknown[];

@@ -17,6 +17,7 @@ import type { InitializeResult } from "../runtime/types.ts";
 import type { Gateway, GatewayTarget } from "./gateway.ts";
 import { jsonResponse, rpcError } from "./http.ts";
 import type { Downstream, Mux } from "./mux.ts";
+import { Leg, type ParkedOwner, requestDigest } from "./rounds.ts";
 import { SseConnection } from "./stream.ts";
 
 /**
@@ -24,7 +25,7 @@ import { SseConnection } from "./stream.ts";
  * version and client capabilities in `_meta` and mirrors method and name in headers. It is served
  * by the deployment's shared upstream (a 2025-era server behind a stdio pipe has no notion of
  * sessions for these clients to lose). Server-to-client requests (sampling, elicitation, roots)
- * would need `input_required` translation, which is not implemented: the upstream gets an error.
+ * reach the client as `input_required` rounds (`ModernCall`).
  */
 const VERSION_KEY = "io.modelcontextprotocol/protocolVersion";
 const CAPS_KEY = "io.modelcontextprotocol/clientCapabilities";
@@ -214,6 +215,7 @@ export async function handleModern(
   request: Request,
   target: GatewayTarget,
   body: unknown,
+  tokenId: string | undefined,
 ): Promise<Response> {
   const checked = validate(request, body);
   if (checked instanceof Response) return checked;
@@ -231,10 +233,9 @@ export async function handleModern(
   if (msg.method === "server/discover") return jsonResponse(success(msg.id, discoverResult(upstream.init)));
   const mux = gateway.muxFor(upstream);
   if (msg.method === "subscriptions/listen") return listen(gateway, request, mux, msg);
-  return forward(gateway, request, target, mux, msg);
+  return forward(gateway, request, target, mux, msg, tokenId);
 }
 
-/** One stateless request as a short-lived party of the shared upstream. */
 /** One stateless request, or one listen stream, as a short-lived party of the shared upstream. */
 function party(
   label: string,
@@ -242,6 +243,7 @@ function party(
   unsolicited: (m: JsonRpcMessage) => void = () => {},
   capabilities: Record<string, unknown> = {},
   refused?: (method: string, capability: string) => void,
+  quiet?: () => boolean,
 ): Downstream {
   return {
     label,
@@ -250,7 +252,224 @@ function party(
     upstreamClosed: onClosed,
     transient: true,
     ...(refused ? { refused } : {}),
+    ...(quiet ? { quiet } : {}),
   };
+}
+
+/** The only requests 2026-07-28 lets answer with `input_required`. */
+const INPUT_METHODS = new Set(["tools/call", "prompts/get", "resources/read"]);
+/** How long an upstream answer that came while nobody was asking is kept for the retry. */
+const FINAL_KEEP_MS = 60_000;
+/**
+ * After a call is parked, how long a new server request may still be one of its own (questions
+ * the server sent together but that arrived in separate reads); later ones go to other calls.
+ */
+const SETTLE_MS = 250;
+/** How long the first question of a round waits for the ones the server sends with it. */
+const BATCH_MS = 10;
+
+function progressTokenOf(msg: JsonRpcRequest): string | number | undefined {
+  const token = meta(msg)?.progressToken;
+  return typeof token === "string" || typeof token === "number" ? token : undefined;
+}
+
+/**
+ * One stateless call on the shared upstream, over one or more rounds. When the upstream asks the
+ * client something (sampling, elicitation, roots) during a `tools/call`, `prompts/get` or
+ * `resources/read`, the upstream call is parked: the client gets `input_required` with the
+ * questions and a `requestState`, and its retry (a new request id, the same params plus
+ * `inputResponses` and the state) answers the upstream's pending requests and receives the rest of
+ * the call. Progress goes to whichever round is listening; nothing is re-executed.
+ */
+export class ModernCall {
+  readonly owner: ParkedOwner;
+  private leg: Leg | undefined;
+  private readonly d: Downstream;
+  private readonly questions = new Map<string, JsonRpcRequest>();
+  private asked = 0;
+  private askQueued = false;
+  /** When the call was last parked (undefined while a round listens). */
+  private parkedAt: number | undefined;
+  private state: string | undefined;
+  private final: JsonRpcMessage | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly gateway: Gateway,
+    private readonly target: GatewayTarget,
+    private readonly mux: Mux,
+    private readonly first: JsonRpcRequest,
+    tokenId: string | undefined,
+  ) {
+    this.owner = { deploymentId: target.id, tokenId, digest: requestDigest(first) };
+    const declared = (meta(first)?.[CAPS_KEY] as Record<string, unknown> | undefined) ?? {};
+    this.d = party(
+      `request ${String(first.id)}`,
+      () => {},
+      () => {},
+      declared,
+      (method, capability) =>
+        this.fail(
+          ErrorCode.missingCapability,
+          `Missing required client capability: ${capability} (the server asked for ${method}).`,
+          { requiredCapabilities: { [capability]: {} } },
+        ),
+      () => this.parkedAt !== undefined && performance.now() - this.parkedAt > SETTLE_MS,
+    );
+  }
+
+  /** Sends the call upstream; its answers go to `leg`. */
+  start(leg: Leg): void {
+    this.leg = leg;
+    this.mux.attach(this.d);
+    const sink = this.gateway.observed(this.target, undefined, this.first, {
+      message: (m) => this.fromUpstream(m),
+      end: () => this.end(),
+    });
+    const timeout = this.gateway.deps.config.requestTimeoutMs;
+    this.mux.request(this.d, { ...this.first, params: legacyParams(this.first.params) }, sink, timeout);
+  }
+
+  /** A retry with answers: they go to the upstream's pending requests, and `leg` listens from now on. */
+  resume(retry: JsonRpcRequest, leg: Leg): void {
+    this.clearTimer();
+    this.state = undefined;
+    this.parkedAt = undefined;
+    if (this.final) {
+      leg.deliver(withId(this.final, leg.id));
+      this.end();
+      return;
+    }
+    const answers = retry.params?.inputResponses;
+    const given = answers && typeof answers === "object" && !Array.isArray(answers) ? answers : {};
+    for (const [key, question] of this.questions) {
+      const answer = (given as Record<string, unknown>)[key];
+      if (!answer || typeof answer !== "object" || Array.isArray(answer)) continue;
+      this.questions.delete(key);
+      this.mux.respond(this.d, success(question.id, answer as Params));
+    }
+    this.leg = leg;
+    // A question left unanswered (or asked meanwhile) is asked again in a new round.
+    if (this.questions.size > 0) this.ask();
+  }
+
+  /** The client went away while a round was listening: the whole call ends upstream. */
+  cancel(why: string): void {
+    if (this.ended) return;
+    this.mux.cancel(this.d, this.first.id, why);
+    this.end();
+  }
+
+  private fromUpstream(m: JsonRpcMessage): void {
+    if (isRequest(m)) {
+      this.question(m);
+      return;
+    }
+    const out = modernize(m, this.first, this.mux.init);
+    const leg = this.leg;
+    if (!isResponse(out)) {
+      if (leg) leg.deliver(retoken(out, leg.progressToken));
+      return;
+    }
+    if (leg) {
+      leg.deliver(withId(out, leg.id));
+      this.end();
+      return;
+    }
+    // The call ended between rounds (a timeout, the server gave up): the retry gets the answer.
+    this.final = out;
+    this.mux.detach(this.d);
+    this.armTimer(FINAL_KEEP_MS);
+  }
+
+  /** The upstream asks the client something during this call. */
+  private question(m: JsonRpcRequest): void {
+    if (!INPUT_METHODS.has(this.first.method)) {
+      this.mux.respond(
+        this.d,
+        failure(m.id, ErrorCode.methodNotFound, `${m.method} cannot reach a 2026-07-28 client here.`),
+      );
+      this.fail(
+        ErrorCode.internalError,
+        `The server asked for ${m.method} during ${this.first.method}; protocol 2026-07-28 carries client input only for tools/call, prompts/get and resources/read.`,
+      );
+      return;
+    }
+    this.questions.set(`q${++this.asked}`, m);
+    // Questions the server sends together (written back to back) go out in one round.
+    if (this.leg && !this.askQueued) {
+      this.askQueued = true;
+      setTimeout(() => {
+        this.askQueued = false;
+        this.ask();
+      }, BATCH_MS);
+    }
+  }
+
+  /** Ends the listening round with `input_required` for every open question and parks the call. */
+  private ask(): void {
+    const leg = this.leg;
+    if (!leg) return;
+    this.leg = undefined;
+    this.parkedAt = performance.now();
+    this.state = this.gateway.parked.park(this, this.state);
+    const inputRequests: Record<string, unknown> = {};
+    for (const [key, q] of this.questions) {
+      inputRequests[key] =
+        q.params === undefined ? { method: q.method } : { method: q.method, params: q.params };
+    }
+    leg.deliver(
+      success(leg.id, {
+        resultType: "input_required",
+        inputRequests,
+        requestState: this.state,
+        _meta: { [SERVER_INFO_KEY]: this.mux.init.serverInfo },
+      }),
+    );
+    // The upstream's own request timeout ends a call nobody answers; this only cleans up after it.
+    this.armTimer(this.gateway.deps.config.requestTimeoutMs + FINAL_KEEP_MS);
+  }
+
+  /** Answers the client with an error and ends the call upstream. */
+  private fail(code: number, message: string, data?: unknown): void {
+    const leg = this.leg;
+    if (this.ended) return;
+    this.mux.cancel(this.d, this.first.id, "the request needs client input the gateway cannot relay");
+    if (leg) leg.deliver(failure(leg.id, code, message, data));
+    this.end();
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.leg = undefined;
+    this.clearTimer();
+    this.gateway.parked.drop(this.state);
+    this.mux.detach(this.d);
+  }
+
+  private armTimer(ms: number): void {
+    this.clearTimer();
+    this.timer = setTimeout(() => this.cancel("the client did not come back for the call"), ms);
+    this.timer.unref?.();
+  }
+
+  private clearTimer(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+function withId(m: JsonRpcMessage, id: JsonRpcId): JsonRpcMessage {
+  return isResponse(m) ? { ...m, id } : m;
+}
+
+/** Progress of a later round carries that round's own token. */
+function retoken(m: JsonRpcMessage, token: string | number | undefined): JsonRpcMessage {
+  const n = m as JsonRpcNotification;
+  if (n.method !== "notifications/progress" || token === undefined) return m;
+  return { ...n, params: { ...n.params, progressToken: token } };
 }
 
 async function forward(
@@ -259,110 +478,26 @@ async function forward(
   target: GatewayTarget,
   mux: Mux,
   msg: JsonRpcRequest,
+  tokenId: string | undefined,
 ): Promise<Response> {
-  const init = mux.init;
-  const queue: JsonRpcMessage[] = [];
-  let wake: (() => void) | undefined;
-  let conn: SseConnection | undefined;
-  let finished = false;
-  const declared = (meta(msg)?.[CAPS_KEY] as Record<string, unknown> | undefined) ?? {};
-  // The gateway answers the client itself (and cancels the upstream call) when the upstream needs
-  // something from the client that this revision cannot carry without input_required translation.
-  const answer = (error: JsonRpcMessage) => {
-    if (finished) return;
-    mux.cancel(d, msg.id, "the request needs client input the gateway cannot relay");
-    push(error);
-  };
-  const d = party(
-    `request ${String(msg.id)}`,
-    () => {},
-    () => {},
-    declared,
-    (method, capability) =>
-      answer(
-        failure(
-          msg.id,
-          ErrorCode.missingCapability,
-          `Missing required client capability: ${capability} (the server asked for ${method}).`,
-          {
-            requiredCapabilities: { [capability]: {} },
-          },
-        ),
-      ),
-  );
-  const done = () => {
-    finished = true;
-    mux.detach(d);
-  };
-  const push = (m: JsonRpcMessage): void => {
-    if (isRequest(m)) {
-      // A declared capability, but relaying it needs input_required (multi-round-trip) translation.
-      mux.respond(
-        d,
-        failure(
-          m.id,
-          ErrorCode.methodNotFound,
-          `${m.method} cannot reach a 2026-07-28 client through this gateway.`,
-        ),
-      );
-      answer(
-        failure(
-          msg.id,
-          ErrorCode.internalError,
-          `This request needs ${m.method} from the client, which the gateway does not relay over protocol 2026-07-28 yet (input_required); use a 2025-era session for it.`,
-        ),
-      );
-      return;
+  const leg = new Leg(msg.id, progressTokenOf(msg));
+  const state = msg.params?.requestState;
+  let call: ModernCall;
+  if (state !== undefined) {
+    const found =
+      typeof state === "string"
+        ? gateway.parked.take(state, { deploymentId: target.id, tokenId, digest: requestDigest(msg) })
+        : "requestState must be the string the server sent.";
+    if (typeof found === "string") {
+      return rpcError(400, ErrorCode.invalidParams, `Invalid params: ${found}`, { id: msg.id });
     }
-    const out = modernize(m, msg, init);
-    if (isResponse(out)) done();
-    if (conn) {
-      conn.event(undefined, JSON.stringify(out));
-      if (isResponse(out)) conn.close();
-    } else queue.push(out);
-    wake?.();
-  };
-  mux.attach(d);
-  const sink = gateway.observed(target, undefined, msg, { message: push, end: () => done() });
-  mux.request(d, { ...msg, params: legacyParams(msg.params) }, sink, gateway.deps.config.requestTimeoutMs);
-
-  if (queue.length === 0) {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 5000);
-      wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      request.signal.addEventListener("abort", () => wake?.(), { once: true });
-    });
-    wake = undefined;
+    call = found;
+    call.resume(msg, leg);
+  } else {
+    call = new ModernCall(gateway, target, mux, msg, tokenId);
+    call.start(leg);
   }
-  const first = queue[0];
-  if (first && isResponse(first) && queue.length === 1) {
-    const code = "error" in first ? first.error.code : undefined;
-    const status = code === ErrorCode.methodNotFound ? 404 : code === ErrorCode.missingCapability ? 400 : 200;
-    return jsonResponse(first, {}, status);
-  }
-  if (request.signal.aborted && !finished) {
-    mux.cancel(d, msg.id, "the client closed the request");
-    done();
-  }
-  conn = new SseConnection({
-    keepAliveMs: gateway.deps.config.keepAliveMs,
-    headers: {},
-    signal: request.signal,
-    onClose: () => {
-      // Closing the response stream is how a 2026-07-28 client cancels.
-      if (finished) return;
-      mux.cancel(d, msg.id, "the client closed the stream");
-      done();
-    },
-  });
-  for (const m of queue.splice(0)) {
-    conn.event(undefined, JSON.stringify(m));
-    if (isResponse(m)) conn.close();
-  }
-  return conn.response;
+  return leg.response(request, gateway.deps.config.keepAliveMs, (why) => call.cancel(why));
 }
 
 const LIST_CHANGED: Record<string, string> = {

@@ -34,6 +34,11 @@ export interface Downstream {
   refused?(method: string, capability: string): void;
   /** A single stateless request: it only gets server requests made while its own call runs. */
   readonly transient?: boolean;
+  /**
+   * True while this party's call is parked waiting for its client's answers (a 2026-07-28
+   * `input_required` round): a new server request then most likely belongs to another call.
+   */
+  quiet?(): boolean;
 }
 
 interface Pending {
@@ -401,7 +406,10 @@ export class Mux {
       return;
     }
     const sessions = [...this.parties].filter((p) => !p.transient);
-    const busy = new Set([...this.pending.values()].map((p) => p.downstream));
+    const waiting = new Set([...this.pending.values()].map((p) => p.downstream));
+    // A call parked between rounds is not asking; if only parked calls are left, one of them is.
+    const active = new Set([...waiting].filter((p) => !p.quiet?.()));
+    const busy = active.size > 0 ? active : waiting;
     if (sessions.length === 0 && busy.size === 0) {
       // Nobody to ask yet (a warm child asking for roots before its session attached): hold it,
       // and answer the server ourselves if no session turns up.

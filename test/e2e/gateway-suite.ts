@@ -387,6 +387,50 @@ export function gatewaySuite(kind: UpstreamKind): void {
       }
     });
 
+    test("2026-07-28 clients (SDK 2.x) answer sampling and elicitation through input_required rounds", async () => {
+      const transport = new ModernTransport(new URL(isolated.url), {
+        requestInit: { headers: { authorization: `Bearer ${isolated.token}` } },
+      });
+      const client = new ModernClient(
+        { name: "modern-mrtr", version: "2" },
+        {
+          versionNegotiation: { mode: { pin: "2026-07-28" } },
+          capabilities: { sampling: {}, elicitation: {} },
+        },
+      );
+      const asked: string[] = [];
+      client.setRequestHandler("sampling/createMessage", async (req) => {
+        const content = req.params.messages[0]?.content as { text?: string } | undefined;
+        asked.push("sampling");
+        return {
+          role: "assistant",
+          model: "test-model",
+          content: { type: "text", text: `sampled: ${content?.text ?? ""}` },
+        };
+      });
+      client.setRequestHandler("elicitation/create", async () => {
+        asked.push("elicitation");
+        return { action: "accept", content: { name: "Ada Lovelace", check: true, email: "ada@example.com" } };
+      });
+      await client.connect(transport);
+      try {
+        expect(client.getProtocolEra()).toBe("modern");
+        const sampled = text(
+          await client.callTool({ name: "trigger-sampling-request", arguments: { prompt: "modern" } }),
+        );
+        expect(sampled).toContain("sampled: Resource trigger-sampling-request context: modern");
+        const elicited = text(await client.callTool({ name: "trigger-elicitation-request", arguments: {} }));
+        expect(elicited).toContain("Ada Lovelace");
+        expect(asked).toEqual(["sampling", "elicitation"]);
+        // Plain calls still answer in one round, and nothing stays parked.
+        expect(text(await client.callTool({ name: "echo", arguments: { message: "after" } }))).toBe(
+          "Echo: after",
+        );
+      } finally {
+        await client.close();
+      }
+    });
+
     test("2026-07-28 requests are checked against their headers and envelope", async () => {
       const auth = { authorization: `Bearer ${isolated.token}` };
       const meta = {
@@ -470,7 +514,8 @@ export function gatewaySuite(kind: UpstreamKind): void {
       expect(mismatchBody).toMatchObject({ id: 9, error: { code: -32020 } });
 
       // The upstream asks for sampling during the call: without the capability declared that is
-      // -32021 (400); declared, the gateway cannot relay it over this revision and says so.
+      // -32021 (400); declared, the client gets input_required, and its retry with the answer
+      // (a new id, the same params) gets the tool's result.
       const sampling = { ...good, "mcp-name": "trigger-sampling-request" };
       const samplingParams = { name: "trigger-sampling-request", arguments: { prompt: "hi" } };
       const undeclared = await call(sampling, {
@@ -482,15 +527,65 @@ export function gatewaySuite(kind: UpstreamKind): void {
         id: 9,
         error: { code: -32021 },
       });
+      const withSampling = { ...meta, "io.modelcontextprotocol/clientCapabilities": { sampling: {} } };
       const declared = await call(sampling, {
         method: "tools/call",
-        params: {
-          ...samplingParams,
-          _meta: { ...meta, "io.modelcontextprotocol/clientCapabilities": { sampling: {} } },
-        },
+        params: { ...samplingParams, _meta: withSampling },
       });
-      const declaredBody = await readMessage(declared);
-      expect((declaredBody.error as { message: string }).message).toContain("input_required");
+      const round = (await readMessage(declared)).result as {
+        resultType: string;
+        inputRequests: Record<string, { method: string; params: { messages: unknown[] } }>;
+        requestState: string;
+      };
+      expect(round.resultType).toBe("input_required");
+      const [key, question] = Object.entries(round.inputRequests)[0] ?? [];
+      expect(question?.method).toBe("sampling/createMessage");
+      expect(round.requestState).toMatch(/^cwrs_/);
+      const answer = { role: "assistant", model: "m", content: { type: "text", text: "raw answer" } };
+      const retry = (extra: Record<string, unknown>, id = 10) =>
+        rawPost(
+          isolated.url,
+          JSON.stringify({
+            jsonrpc: "2.0",
+            id,
+            method: "tools/call",
+            params: { ...samplingParams, _meta: withSampling, ...extra },
+          }),
+          { ...auth, ...sampling },
+        );
+      // A retry that changes the params, or names a state nobody holds, is refused; the call
+      // stays parked for the real retry.
+      const changed = await rawPost(
+        isolated.url,
+        JSON.stringify({
+          jsonrpc: "2.0",
+          id: 11,
+          method: "tools/call",
+          params: {
+            name: "trigger-sampling-request",
+            arguments: { prompt: "other" },
+            _meta: withSampling,
+            requestState: round.requestState,
+            inputResponses: { [key as string]: answer },
+          },
+        }),
+        { ...auth, ...sampling },
+      );
+      expect(changed.status).toBe(400);
+      expect(((await changed.json()) as { error: { message: string } }).error.message).toContain(
+        "belongs to another request",
+      );
+      const unknown = await retry({ requestState: "cwrs_nobody", inputResponses: {} }, 12);
+      expect(unknown.status).toBe(400);
+      expect(((await unknown.json()) as { id: number; error: { code: number } }).error.code).toBe(-32602);
+      const final = await readMessage(
+        await retry({ requestState: round.requestState, inputResponses: { [key as string]: answer } }),
+      );
+      expect(final.id).toBe(10);
+      expect(JSON.stringify(final.result)).toContain("raw answer");
+      // The state was for one round only.
+      const replay = await retry({ requestState: round.requestState, inputResponses: {} }, 13);
+      expect(replay.status).toBe(400);
 
       const batch = await rawPost(
         isolated.url,
