@@ -18,6 +18,11 @@ export function describe(ctx: Context, d: DeploymentInfo, stats?: DeploymentStat
       : []),
     ["endpoint", d.url],
     ["source", d.source],
+    ...(d.upstream.kind !== "command" && d.upstream.args?.length
+      ? ([
+          ["arguments", d.upstream.args.map((a) => (/[\s'"]/.test(a) ? JSON.stringify(a) : a)).join(" ")],
+        ] as [string, string][])
+      : []),
     ["runtime", `${d.runtime}, ${d.sessionMode} sessions`],
     ["env", d.env.length ? d.env.map((e) => `${e.name}${e.secret ? " (secret)" : ""}`).join(", ") : "(none)"],
     ["sessions", String(d.sessions)],

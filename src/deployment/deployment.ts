@@ -92,6 +92,10 @@ export const UpstreamInfo = z.object({
   package: z.string().optional(),
   version: z.string().optional(),
   url: z.string().optional(),
+  args: z
+    .array(z.string())
+    .optional()
+    .describe("arguments the server runs with (a command's whole argument list); none for remotes"),
 });
 
 export const DeploymentInfo = z.object({
@@ -131,9 +135,10 @@ export const TokenInfo = z.object({
 
 export function upstreamInfo(row: Row): z.infer<typeof UpstreamInfo> {
   const u = row.upstream;
-  if (u.kind === "npm" || u.kind === "pypi") return { kind: u.kind, package: u.package, version: u.version };
+  if (u.kind === "npm" || u.kind === "pypi")
+    return { kind: u.kind, package: u.package, version: u.version, args: u.args };
   if (u.kind === "remote") return { kind: "remote", url: u.url };
-  return { kind: "command" };
+  return { kind: "command", args: u.args };
 }
 
 export async function findDeployment(db: Db, ref: string): Promise<Row> {

@@ -113,6 +113,14 @@ export class TuiApi {
     return this.client.post<Created>("/api/deployments", body);
   }
 
+  /** New package version (npm/PyPI), arguments or session mode; the server restarts a running deployment. */
+  update(
+    id: string,
+    change: { version?: string; args?: string[]; sessionMode?: "isolated" | "shared" },
+  ): Promise<Deployment> {
+    return this.client.patch<Deployment>(dep(id), change);
+  }
+
   /** Sets and unsets credentials (write-only); the server restarts a running deployment. */
   setEnv(id: string, change: { set?: Record<string, string>; unset?: string[] }): Promise<Deployment> {
     return this.client.post<Deployment>(`${dep(id)}/env`, {

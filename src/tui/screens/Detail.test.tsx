@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { connectLegacy, type Deployed, deploy, initializeBody, rawPost } from "../../../test/helpers/mcp.ts";
 import { completeConsent } from "../../../test/helpers/oauth.ts";
+import { until } from "../../../test/helpers/proc.ts";
 import { startTestServer, type TestServer } from "../../../test/helpers/server.ts";
 import { apiFor, fixtureCommand, type Rendered, renderApp } from "../../../test/helpers/tui.tsx";
 import type { TuiApi } from "../api.ts";
@@ -90,6 +91,38 @@ describe("deployment detail", () => {
     await ui.press("u");
     await ui.type("API_KEY\r");
     await ui.waitFor(/Env\s+none/);
+  });
+
+  test("A edits the arguments (prefilled), M switches the session mode after asking, V refuses a deployment without a package", async () => {
+    const other = await deploy(srv, fixtureCommand("echo-server.ts", "changing"));
+    ui = renderApp({ api, initial: [{ name: "dashboard" }, { name: "detail", id: other.id }] });
+    await ui.waitFor(/changing {2}● running/);
+    await ui.press("V");
+    await ui.waitFor("✖ changing runs no npm or PyPI package, so it has no version to change.");
+
+    await ui.press("A");
+    // The command's whole argument list (the fixture's path), with the cursor at its end; a second
+    // argument is the server name the fixture reports.
+    const f = await ui.waitFor("Arguments: ");
+    expect(f).toMatch(/Arguments: \S*echo-server\.ts\n/);
+    await ui.type(" renamed\r");
+    await ui.waitFor("✔ changing: 2 arguments; it restarts");
+    const changed = await api.deployment(other.id);
+    expect(changed.upstream.args?.at(-1)).toBe("renamed");
+    // The restarted server reports the new name.
+    await until(
+      async () => (await api.logs(other.id, 100)).some((l) => l.line.includes("(renamed 1.0.0")),
+      15_000,
+      "the restarted server's ready line",
+    );
+
+    await ui.waitFor(/changing {2}● running/);
+    await ui.press("M");
+    await ui.waitFor("Switch changing to shared sessions? It restarts and its sessions end.");
+    await ui.press("y");
+    await ui.waitFor("✔ changing uses shared sessions");
+    expect((await api.deployment(other.id)).sessionMode).toBe("shared");
+    await ui.waitFor(/Runtime\s+local · shared sessions/);
   });
 
   test("a new token is shown once with a copy hint, works at the gateway, and is gone when dismissed", async () => {

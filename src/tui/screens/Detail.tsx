@@ -6,7 +6,7 @@ import { Footer, type Hint } from "../components/Footer.tsx";
 import { ConfirmLine, StatusLine } from "../components/Notice.tsx";
 import { StateBadge } from "../components/StateBadge.tsx";
 import { TextInput } from "../components/TextInput.tsx";
-import { ago, clock, ms, padEnd, plural, truncate } from "../format.ts";
+import { ago, clock, joinArgs, ms, padEnd, plural, splitArgs, truncate } from "../format.ts";
 import { errorText, useAction, useApi, useResource, useTick } from "../hooks.tsx";
 import { editLine, is, type Keypress, type LineState, line } from "../keys.ts";
 import type { KeyHandler } from "../screen.tsx";
@@ -49,13 +49,43 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 type EnvPrompt =
   | { kind: "name"; line: LineState }
   | { kind: "value"; name: string; line: LineState; reveal: boolean }
-  | { kind: "unset"; line: LineState };
+  | { kind: "unset"; line: LineState }
+  | { kind: "version"; line: LineState }
+  | { kind: "args"; line: LineState };
 
-/** `v` sets a variable (name, then its value masked), `u` unsets one; both restart it. */
+/**
+ * `v` sets a variable (name, then its value masked), `u` unsets one; `V` changes the package
+ * version, `A` the arguments (prefilled, quotes group words), `M` switches the session mode. Each
+ * restarts a running deployment.
+ */
 function useEnvPrompt(dep: Deployment, act: Act) {
   const api = useApi();
   const [prompt, setPrompt] = useState<EnvPrompt | undefined>(undefined);
+  const spec = dep.upstream;
+  const update = (label: string, body: Parameters<typeof api.update>[1], done: string) =>
+    void act.run(
+      label,
+      () => api.update(dep.id, body),
+      () => done,
+    );
   const finish = (p: EnvPrompt) => {
+    if (p.kind === "version") {
+      const version = p.line.value.trim();
+      setPrompt(undefined);
+      if (version)
+        update(`changing the version to ${version}…`, { version }, `${dep.slug} runs ${version} now`);
+      return;
+    }
+    if (p.kind === "args") {
+      const args = splitArgs(p.line.value);
+      setPrompt(undefined);
+      update(
+        "changing the arguments…",
+        { args },
+        `${dep.slug}: ${plural(args.length, "argument")}; it restarts`,
+      );
+      return;
+    }
     const name = p.kind === "value" ? p.name : p.line.value.trim();
     if (!ENV_NAME.test(name)) {
       act.say("A variable name is letters, digits and underscores, not starting with a digit.", true);
@@ -75,7 +105,23 @@ function useEnvPrompt(dep: Deployment, act: Act) {
     if (!prompt) {
       if (k.ch === "v") setPrompt({ kind: "name", line: line() });
       else if (k.ch === "u") setPrompt({ kind: "unset", line: line() });
-      else return false;
+      else if (k.ch === "V") {
+        if (spec.kind === "npm" || spec.kind === "pypi")
+          setPrompt({ kind: "version", line: line(spec.version) });
+        else act.say(`${dep.slug} runs no npm or PyPI package, so it has no version to change.`, true);
+      } else if (k.ch === "A") {
+        if (spec.kind === "remote") act.say("A remote deployment takes no arguments.", true);
+        else setPrompt({ kind: "args", line: line(joinArgs(spec.args ?? [])) });
+      } else if (k.ch === "M") {
+        const mode = dep.sessionMode === "isolated" ? "shared" : "isolated";
+        act.ask(`Switch ${dep.slug} to ${mode} sessions? It restarts and its sessions end.`, () =>
+          update(
+            `switching to ${mode} sessions…`,
+            { sessionMode: mode },
+            `${dep.slug} uses ${mode} sessions`,
+          ),
+        );
+      } else return false;
       return true;
     }
     if (is.escape(k)) setPrompt(undefined);
@@ -91,12 +137,14 @@ function useEnvPrompt(dep: Deployment, act: Act) {
 }
 
 function EnvPromptLine({ prompt, width }: { prompt: EnvPrompt; width: number }) {
-  const label =
-    prompt.kind === "name"
-      ? "Set variable, name: "
-      : prompt.kind === "unset"
-        ? "Unset variable: "
-        : `Value of ${prompt.name} (ctrl-r shows): `;
+  const labels: Record<EnvPrompt["kind"], string> = {
+    name: "Set variable, name: ",
+    unset: "Unset variable: ",
+    value: prompt.kind === "value" ? `Value of ${prompt.name} (ctrl-r shows): ` : "",
+    version: "Version (or range): ",
+    args: "Arguments: ",
+  };
+  const label = labels[prompt.kind];
   return (
     <Text wrap="truncate">
       <Text bold>{label}</Text>
@@ -122,7 +170,10 @@ function Overview({ dep, width, height, events, keys, act }: TabProps) {
   const a = dep.activity;
   const names = dep.env.map((e) => (e.secret ? `${e.name} (secret)` : e.name)).join(" · ") || "none";
   const reason = dep.stateReason ? dep.stateReason.split("\n")[0] : undefined;
-  const fixed = 7 + (reason ? 1 : 0);
+  // A command's arguments are already in its source.
+  const args =
+    dep.upstream.kind !== "command" && dep.upstream.args?.length ? joinArgs(dep.upstream.args) : undefined;
+  const fixed = 7 + (reason ? 1 : 0) + (args ? 1 : 0);
   const callRows = Math.max(1, calls.length);
   const logRows = Math.max(1, height - fixed - 2 - callRows);
   const row = (label: string, value: string, tone?: string) => (
@@ -137,6 +188,7 @@ function Overview({ dep, width, height, events, keys, act }: TabProps) {
     <Box flexDirection="column" width={width} height={height}>
       {row("Endpoint", dep.url)}
       {row("Source", dep.source)}
+      {args ? row("Arguments", args) : null}
       {row("Runtime", runtime)}
       {reason ? row("Reason", reason, "red") : null}
       {row("Activity", activity)}
@@ -164,7 +216,10 @@ function Overview({ dep, width, height, events, keys, act }: TabProps) {
         <Footer
           hints={[
             ["v", "set variable"],
-            ["u", "unset variable"],
+            ["u", "unset"],
+            ["V", "version"],
+            ["A", "arguments"],
+            ["M", "session mode"],
           ]}
           width={width}
         />

@@ -39,6 +39,7 @@ export const HELP: [section: string, keys: [key: string, what: string][]][] = [
     "Deployment tabs",
     [
       ["v u", "set / unset a variable"],
+      ["V A M", "version / arguments / mode"],
       ["c", "create token / connect code"],
       ["r", "rotate token (asks first)"],
       ["x", "revoke token / client"],
