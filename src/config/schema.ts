@@ -86,6 +86,17 @@ export const ConfigSchema = z.strictObject({
         .min(1)
         .optional()
         .describe("uvx executable for PyPI servers; default: uvx on PATH."),
+      sandbox: z
+        .enum(["off", "bwrap"])
+        .default("off")
+        .describe(
+          "bwrap: run each server in bubblewrap, without sight of the data dir (but its home), catwalk's or other servers' processes, or the host's /tmp.",
+        ),
+      bwrapPath: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("bubblewrap executable for local.sandbox bwrap; default: bwrap on PATH."),
       installTimeoutMs: ms.default(300_000).describe("Limit for installing one package version."),
       startTimeoutMs: ms
         .default(30_000)

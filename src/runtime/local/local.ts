@@ -9,6 +9,7 @@ import { PackageCache } from "./packages.ts";
 import { createLocalPool, DEFAULT_TIMING, type SupervisorTiming } from "./pool.ts";
 import { groupRunning, leftoverGroups, signalGroup } from "./proc.ts";
 import { parsePypiSpecifier, resolvePypi } from "./pypi.ts";
+import { findSandbox, type Sandbox } from "./sandbox.ts";
 
 /** The configuration keys the local runtime reads; the app's `Config` satisfies it. */
 export interface LocalRuntimeConfig {
@@ -19,6 +20,8 @@ export interface LocalRuntimeConfig {
     uvxPath?: string | undefined;
     installTimeoutMs: number;
     startTimeoutMs: number;
+    sandbox: "off" | "bwrap";
+    bwrapPath?: string | undefined;
   };
   pypi: { url: string };
 }
@@ -57,8 +60,9 @@ const DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin";
 export function createLocalRuntime(opts: LocalRuntimeOptions): LocalRuntime {
   const { config, dataDir } = opts;
   const searchPath = opts.hostPath ?? DEFAULT_PATH;
+  const cacheDir = config.local.packageCacheDir ?? join(dataDir, "packages");
   const cache = new PackageCache({
-    dir: config.local.packageCacheDir ?? join(dataDir, "packages"),
+    dir: cacheDir,
     npmRegistryUrl: config.local.npmRegistryUrl,
     pypiUrl: config.pypi.url,
     installTimeoutMs: config.local.installTimeoutMs,
@@ -70,6 +74,22 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): LocalRuntime {
   opts.log?.debug("local runtime", { npmRunner: node ?? `bun (${process.execPath})` });
   const pools = new Set<UpstreamPool>();
   stopLeftovers(join(dataDir, "homes"), opts.log);
+  // Missing bubblewrap fails every start with the fix: nothing runs unsandboxed by surprise.
+  let sandbox: Sandbox | Error | undefined;
+  try {
+    sandbox = findSandbox({
+      mode: config.local.sandbox,
+      bwrapPath: config.local.bwrapPath,
+      searchPath,
+      dataDir,
+      cacheDir,
+    });
+  } catch (e) {
+    sandbox = e as Error;
+    opts.log?.warn("local.sandbox is bwrap, but bubblewrap is missing: local deployments will not start", {
+      error: e,
+    });
+  }
   const ctx = {
     cache,
     homesDir: join(dataDir, "homes"),
@@ -77,6 +97,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): LocalRuntime {
     lang: opts.lang ?? "C.UTF-8",
     timing: { ...DEFAULT_TIMING, ...opts.timing },
     child: opts.child,
+    sandbox,
   };
   return {
     cache,

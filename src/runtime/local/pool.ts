@@ -16,6 +16,7 @@ import type {
 } from "../types.ts";
 import { type ChildOptions, LocalChild } from "./child.ts";
 import type { Launch, PackageCache } from "./packages.ts";
+import { type Sandbox, sandboxed } from "./sandbox.ts";
 
 /** Crash policy of the supervisor. */
 export interface SupervisorTiming {
@@ -44,6 +45,8 @@ export interface LocalPoolContext {
   lang: string;
   timing: SupervisorTiming;
   child?: Pick<ChildOptions, "maxLineBytes" | "stdinGraceMs" | "termGraceMs"> | undefined;
+  /** `local.sandbox`: children run in it; an error (bubblewrap missing) fails every start. */
+  sandbox?: Sandbox | Error | undefined;
 }
 
 /** An initialized child not yet handed to anyone. */
@@ -120,6 +123,11 @@ class LocalPool implements UpstreamPool {
     this.lastReason = undefined;
     this.clearGate();
     this.refresh();
+    if (this.ctx.sandbox instanceof Error) {
+      this.installing = false;
+      this.fail(describeError(this.ctx.sandbox));
+      return;
+    }
     this.ctx.cache
       .prepare(this.opts.spec, (line) => this.lifecycle(line))
       .then(
@@ -397,7 +405,9 @@ class LocalPool implements UpstreamPool {
       ...launch.env,
       ...this.opts.env,
     };
-    return { command: launch.command, args: launch.args, env, cwd: home };
+    const cmd = { command: launch.command, args: launch.args, env, cwd: home };
+    const box = this.ctx.sandbox;
+    return box && !(box instanceof Error) ? sandboxed(cmd, box) : cmd;
   }
 
   private takeWarm(): Ready | undefined {
