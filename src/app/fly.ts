@@ -75,6 +75,7 @@ export function createFlyRuntime(app: App): FlyRuntime {
       maxChildren: config.local.maxChildren,
       connectTimeoutMs: config.fly.connectTimeoutMs,
       logPollMs: config.fly.logPollMs,
+      placementRetryMs: config.fly.placementRetryMs,
     });
     pools.set(row.id, pool);
     return pool;
@@ -88,6 +89,8 @@ export function createFlyRuntime(app: App): FlyRuntime {
   const reconcile = async (rows: readonly Row[]): Promise<void> => {
     // Without a token every Fly deployment already shows fly.not_configured; nothing to compare.
     if (rows.length === 0 || !config.fly.apiToken) return;
+    // Placements that failed for want of capacity or a Fly outage get their next round when due.
+    for (const r of rows) if (r.desiredState === "running") pools.get(r.id)?.retryFailed();
     if (Date.now() - lastReconcile < config.fly.reconcileMs) return;
     lastReconcile = Date.now();
     const placedRows = rows.filter(

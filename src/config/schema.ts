@@ -337,6 +337,11 @@ export const ConfigSchema = z.strictObject({
       logPollMs: ms
         .default(2_000)
         .describe("Interval of polling Fly's log API for each running deployment; 0 turns it off."),
+      placementRetryMs: ms
+        .default(300_000)
+        .describe(
+          "After a placement failed for want of capacity or a Fly outage, wait before the reconciler tries again (doubling to 1 h); 0: never.",
+        ),
       reconcileMs: ms
         .default(60_000)
         .describe(

@@ -439,6 +439,43 @@ describe("Fly runtime and the server's life", () => {
     }
   }, 120_000);
 
+  test("a placement that failed for want of capacity is tried again by the reconciler once its wait is over; one that needs a fix is not", async () => {
+    const s = await startTestServer({ env: { ...world.env, CATWALK_FLY_PLACEMENT_RETRY_MS: "1000" } });
+    try {
+      world.fake.inject({ kind: "capacity", region: "iad", times: 1 });
+      world.fake.inject({ kind: "capacity", region: "ams", times: 1 });
+      const dep = await create(s, { name: "later" });
+      const failed = await until(s, dep.id, settled);
+      expect(failed.state).toBe("failed");
+      expect(failed.stateReason).toContain("No Fly region has capacity");
+      expect(failed.stateReason).toContain("Catwalk tries again in 1 s.");
+      // Not due yet: the reconciler leaves it.
+      await s.running.services.manager.reconcile();
+      expect((await info(s, dep.id)).state).toBe("failed");
+      await Bun.sleep(1100);
+      await s.running.services.manager.reconcile();
+      const back = await until(s, dep.id, (i) => i.state === "running", 60_000);
+      expect(back.stateReason).toBeNull();
+      await logged(s, dep.id, "placing it again after: No Fly region has capacity");
+      expect(await echo({ url: `${s.url}/mcp/${dep.slug}`, token: dep.token }, "second round")).toContain(
+        "second round",
+      );
+      await remove(s, dep.id);
+
+      world.fake.inject({ kind: "crash_on_start", times: 1, exitCode: 3 });
+      const crashing = await create(s, { name: "needs-a-fix" });
+      const dead = await until(s, crashing.id, settled);
+      expect(dead.state).toBe("failed");
+      expect(dead.stateReason).not.toContain("tries again");
+      await Bun.sleep(1100);
+      await s.running.services.manager.reconcile();
+      expect((await info(s, crashing.id)).state).toBe("failed");
+      await remove(s, crashing.id);
+    } finally {
+      await s.close();
+    }
+  }, 120_000);
+
   test("--runtime fly without a Fly token is refused when the deployment is created", async () => {
     const bare = await startTestServer({});
     try {

@@ -3,7 +3,14 @@ import { CatwalkError } from "../../util/error.ts";
 import { CapacityError, UpstreamUnavailableError } from "../errors.ts";
 import { RemoteChannel } from "../remote/remote.ts";
 import type { PoolHooks, PoolState, PoolStateName, Upstream, UpstreamPool, UpstreamSpec } from "../types.ts";
-import { FlyApiError, FlyRunnerFailedError, FlyStateError, FlyUnreachableError } from "./errors.ts";
+import {
+  FlyApiError,
+  FlyCapacityError,
+  FlyRunnerFailedError,
+  FlyStateError,
+  FlyTimeoutError,
+  FlyUnreachableError,
+} from "./errors.ts";
 import { type FlyDeploymentRef, HEALTH_PATH } from "./machine-config.ts";
 import type { FlyPlacer, Placement } from "./placement.ts";
 
@@ -37,10 +44,23 @@ export interface FlyPoolOptions {
   /** Placement attempts after transient failures (Fly unreachable, 5xx, 429 after the client's retries). */
   retries?: number;
   retryBaseMs?: number;
+  /**
+   * First wait before a failed placement is tried again (`retryFailed`), when the failure may pass
+   * by itself (no capacity, Fly unreachable or failing); doubles per failed round up to an hour.
+   * 0: a failed placement stays failed until an operator acts.
+   */
+  placementRetryMs?: number;
 }
+
+/** Longest wait between two placement rounds of a deployment that keeps failing. */
+const MAX_PLACEMENT_RETRY_MS = 3_600_000;
 
 /** Superseded work (the pool was stopped or placement restarted meanwhile). */
 class Superseded extends Error {}
+
+function minutes(ms: number): string {
+  return ms >= 60_000 ? `${Math.round(ms / 6_000) / 10} min` : `${Math.max(1, Math.round(ms / 1000))} s`;
+}
 
 export function describeError(e: unknown): string {
   if (e instanceof CatwalkError) return e.hint ? `${e.message} ${e.hint}` : e.message;
@@ -55,8 +75,16 @@ export function isTransient(e: unknown): boolean {
   return e.httpStatus === 408 || e.httpStatus === 409 || e.httpStatus === 429 || e.httpStatus >= 500;
 }
 
+/** Failures that may pass without anyone changing anything: worth another round later. */
+export function passes(e: unknown): boolean {
+  return isTransient(e) || e instanceof FlyCapacityError || e instanceof FlyTimeoutError;
+}
+
 export class FlyPool implements UpstreamPool {
   private st: PoolState = { state: "stopped", children: 0, restarts: 0 };
+  /** A failed placement that may be tried again: when, and how many rounds failed in a row. */
+  private nextRound: number | undefined;
+  private failedRounds = 0;
   private stopped = true;
   private gen = 0;
   private placing: Promise<Placement> | undefined;
@@ -144,6 +172,33 @@ export class FlyPool implements UpstreamPool {
       });
   }
 
+  /**
+   * The reconciler's turn: a placement that failed for a reason that may pass (no capacity, Fly
+   * unreachable or failing) is tried again once its wait is over. True when a round started.
+   */
+  retryFailed(now = Date.now()): boolean {
+    if (this.stopped || this.placing || this.st.state !== "failed") return false;
+    if (this.nextRound === undefined || now < this.nextRound) return false;
+    this.nextRound = undefined;
+    this.note(`placing it again after: ${this.st.reason ?? "a failure"}`);
+    this.set({ state: "installing", reason: undefined, restarts: this.st.restarts + 1 });
+    void this.place().catch(() => {});
+    return true;
+  }
+
+  /** After a failed round: when the next one may start (undefined: only an operator can help). */
+  private scheduleRound(e: unknown): number | undefined {
+    const base = this.opts.placementRetryMs ?? 0;
+    if (base <= 0 || !passes(e)) {
+      this.nextRound = undefined;
+      return undefined;
+    }
+    const wait = Math.min(base * 2 ** this.failedRounds, MAX_PLACEMENT_RETRY_MS);
+    this.failedRounds++;
+    this.nextRound = Date.now() + wait;
+    return wait;
+  }
+
   /** The reconciler found the Machine gone or dead: place it again now. */
   replace(reason: string): void {
     if (this.stopped || this.placing) return;
@@ -178,14 +233,18 @@ export class FlyPool implements UpstreamPool {
         this.placement = placed;
         this.follow(placed.app, since);
         this.note(`running on Fly Machine ${placed.machineId} in ${placed.region} (${placed.state})`);
+        this.failedRounds = 0;
+        this.nextRound = undefined;
         this.set({ state: "running", reason: undefined });
         return placed;
       } catch (e) {
         if (e instanceof Superseded || gen !== this.gen) throw new Superseded("superseded");
         const reason = describeError(e);
         if (!isTransient(e) || attempt >= retries) {
-          this.note(`failed: ${reason}`);
-          this.set({ state: "failed", reason });
+          const wait = this.scheduleRound(e);
+          const later = wait === undefined ? "" : ` Catwalk tries again in ${minutes(wait)}.`;
+          this.note(`failed: ${reason}${later}`);
+          this.set({ state: "failed", reason: `${reason}${later}` });
           throw e;
         }
         const delay = (this.opts.retryBaseMs ?? 1000) * 2 ** attempt;
