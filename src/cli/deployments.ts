@@ -28,7 +28,7 @@ export function parseEnvFlags(ctx: Context, values: string[]): Record<string, st
   return env;
 }
 
-function parseHeaders(values: string[]): Record<string, string> {
+export function parseHeaders(values: string[]): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const item of values) {
     const colon = item.indexOf(":");

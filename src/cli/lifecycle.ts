@@ -25,6 +25,9 @@ export function describe(ctx: Context, d: DeploymentInfo, stats?: DeploymentStat
       : []),
     ["runtime", `${d.runtime}, ${d.sessionMode} sessions`],
     ["env", d.env.length ? d.env.map((e) => `${e.name}${e.secret ? " (secret)" : ""}`).join(", ") : "(none)"],
+    ...(d.upstream.kind === "remote"
+      ? ([["headers", d.headers.length ? d.headers.join(", ") : "(none)"]] as [string, string][])
+      : []),
     ["sessions", String(d.sessions)],
     [
       "activity",

@@ -35,6 +35,12 @@ const FORBIDDEN_HEADERS = new Set([
   "transfer-encoding",
 ]);
 
+/** An HTTP header a remote deployment sends upstream (not one the gateway sets itself). */
+export const HeaderName = z
+  .string()
+  .regex(HEADER_NAME, "must be an HTTP header name")
+  .refine((h) => !FORBIDDEN_HEADERS.has(h.toLowerCase()), "is set by the gateway");
+
 export const EnvName = z
   .string()
   .regex(ENV_NAME, "must be a shell-style variable name (letters, digits, underscore)")
@@ -63,13 +69,7 @@ export const CreateInput = z
       .describe("Environment values; stored encrypted, never returned"),
     args: z.array(z.string().max(4096)).max(64).default([]).describe("Extra arguments for the server"),
     headers: z
-      .record(
-        z
-          .string()
-          .regex(HEADER_NAME)
-          .refine((h) => !FORBIDDEN_HEADERS.has(h.toLowerCase()), "is set by the gateway"),
-        z.string().max(8192),
-      )
+      .record(HeaderName, z.string().max(8192))
       .default({})
       .describe("Headers sent to a remote upstream; stored encrypted"),
     sessionMode: z.enum(["isolated", "shared"]).default("isolated"),
@@ -113,6 +113,9 @@ export const DeploymentInfo = z.object({
   env: z
     .array(z.object({ name: z.string(), secret: z.boolean() }))
     .describe("names only; values are write-only"),
+  headers: z
+    .array(z.string())
+    .describe("names of the headers sent to a remote upstream; values are write-only"),
   sessions: z.number().int(),
   activity: z.object({
     calls: z.number().int(),
@@ -410,5 +413,12 @@ export type UpdateInput = z.infer<typeof UpdateInput>;
 export const EnvInput = z.object({
   set: z.record(EnvName, z.string().max(65_536)).default({}),
   unset: z.array(EnvName).max(256).default([]),
+  headers: z
+    .record(HeaderName, z.string().max(8192))
+    .default({})
+    .describe(
+      "Headers a remote deployment sends upstream (names are case-insensitive); stored encrypted, never returned",
+    ),
+  unsetHeaders: z.array(HeaderName).max(64).default([]),
 });
 export type EnvInput = z.infer<typeof EnvInput>;

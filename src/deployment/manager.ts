@@ -313,6 +313,7 @@ export class DeploymentManager {
     const current = this.rows.get(row.id) ?? row;
     const sessions = this.deps.sessions?.(row.id) ?? 0;
     const stats = this.deps.stats.get(row.id, sessions);
+    const names = await credentialNames(this.db, current.id);
     return {
       id: current.id,
       slug: current.slug,
@@ -325,9 +326,10 @@ export class DeploymentManager {
       stateReason: current.stateReason,
       url: this.endpoint(current.slug),
       upstream: upstreamInfo(current),
-      env: (await credentialNames(this.db, current.id)).filter(
-        (c) => !c.name.startsWith(HEADER_PREFIX) && !c.name.startsWith(RUNTIME_PREFIX),
-      ),
+      env: names.filter((c) => !c.name.startsWith(HEADER_PREFIX) && !c.name.startsWith(RUNTIME_PREFIX)),
+      headers: names
+        .filter((c) => c.name.startsWith(HEADER_PREFIX))
+        .map((c) => c.name.slice(HEADER_PREFIX.length)),
       sessions,
       activity: {
         calls: stats.calls,
@@ -465,7 +467,8 @@ export class DeploymentManager {
       row,
       input.unset.filter((n) => !(n in input.set)),
     );
-    this.app.log.redactor.add(...Object.values(input.set));
+    const headers = await this.headerChange(row, input);
+    this.app.log.redactor.add(...Object.values(input.set), ...Object.values(input.headers));
     this.deps.drivers?.[row.runtime]?.check?.(row.upstream, input.set);
     const schema = row.credentialSchema;
     let secretNames: Set<string> | undefined;
@@ -481,12 +484,14 @@ export class DeploymentManager {
           .map(([n]) => n),
       );
     }
+    // Header values are secrets whatever the schema says about variables.
+    for (const name of Object.keys(headers.set)) secretNames?.add(name);
     const names = await updateCredentials(
       this.db,
       this.app.vault,
       row.id,
-      input.set,
-      input.unset,
+      { ...input.set, ...headers.set },
+      [...input.unset, ...headers.unset],
       secretNames,
     );
     this.deps.bus.publish("credentials.updated", row.id, { names });
@@ -495,6 +500,45 @@ export class DeploymentManager {
   }
 
   /** Unsetting a name that is not set is a typo more often than not: say so, change nothing. */
+  /**
+   * Header credentials to write and delete. Header names are case-insensitive: setting one
+   * replaces any stored spelling of it, and unsetting one that is not there is refused.
+   */
+  private async headerChange(
+    row: Row,
+    input: EnvInput,
+  ): Promise<{ set: Record<string, string>; unset: string[] }> {
+    const setNames = Object.keys(input.headers);
+    if (setNames.length === 0 && input.unsetHeaders.length === 0) return { set: {}, unset: [] };
+    if (row.upstream.kind !== "remote") {
+      throw new InvalidInputError(
+        `${row.slug} is not a remote deployment: headers are for remote MCP servers. Give a local or Fly server its credentials as variables.`,
+      );
+    }
+    const stored = (await credentialNames(this.db, row.id))
+      .map((c) => c.name)
+      .filter((n) => n.startsWith(HEADER_PREFIX));
+    const spellings = (h: string) =>
+      stored.filter((n) => n.slice(HEADER_PREFIX.length).toLowerCase() === h.toLowerCase());
+    const absent = input.unsetHeaders.filter(
+      (h) => spellings(h).length === 0 && !setNames.some((s) => s.toLowerCase() === h.toLowerCase()),
+    );
+    if (absent.length) {
+      const have = stored.map((n) => n.slice(HEADER_PREFIX.length));
+      throw new CredentialNotSetError(
+        `Header ${absent.join(", ")} ${absent.length === 1 ? "is" : "are"} not set on ${row.slug}; nothing was changed.`,
+        {
+          hint: have.length ? `Headers of ${row.slug}: ${have.join(", ")}.` : `${row.slug} sends no headers.`,
+        },
+      );
+    }
+    const set = Object.fromEntries(
+      Object.entries(input.headers).map(([h, v]) => [`${HEADER_PREFIX}${h}`, v]),
+    );
+    const unset = [...input.unsetHeaders, ...setNames].flatMap(spellings).filter((n) => !(n in set));
+    return { set, unset: [...new Set(unset)] };
+  }
+
   private async assertSet(row: Row, names: string[]): Promise<void> {
     if (names.length === 0) return;
     const set = (await credentialNames(this.db, row.id))

@@ -121,11 +121,21 @@ export class TuiApi {
     return this.client.patch<Deployment>(dep(id), change);
   }
 
-  /** Sets and unsets credentials (write-only); the server restarts a running deployment. */
-  setEnv(id: string, change: { set?: Record<string, string>; unset?: string[] }): Promise<Deployment> {
+  /** Sets and unsets credentials or (remote deployments) headers, write-only; the server restarts a running deployment. */
+  setEnv(
+    id: string,
+    change: {
+      set?: Record<string, string>;
+      unset?: string[];
+      headers?: Record<string, string>;
+      unsetHeaders?: string[];
+    },
+  ): Promise<Deployment> {
     return this.client.post<Deployment>(`${dep(id)}/env`, {
       set: change.set ?? {},
       unset: change.unset ?? [],
+      headers: change.headers ?? {},
+      unsetHeaders: change.unsetHeaders ?? [],
     });
   }
 

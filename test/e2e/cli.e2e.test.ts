@@ -7,7 +7,8 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
 import { cli } from "../helpers/cli.ts";
-import { connectLegacy } from "../helpers/mcp.ts";
+import { startFakeRemote } from "../helpers/fake-remote.ts";
+import { connectLegacy, type Deployed } from "../helpers/mcp.ts";
 import { startTestServer, type TestServer, tempDir } from "../helpers/server.ts";
 import { fixtureSpec } from "../helpers/upstream.ts";
 
@@ -146,6 +147,54 @@ describe("deployment commands", () => {
     expect(JSON.parse((await cli(["env", "ls", "configured", "--json"], env)).out)).toEqual([]);
     const reserved = await cli(["env", "set", "configured", "PATH=/tmp"], env);
     expect(reserved.code).toBe(2);
+  });
+
+  test("env set --header changes the headers a remote deployment sends upstream; values never show", async () => {
+    const remote = startFakeRemote();
+    try {
+      const made = await cli(
+        ["deploy", remote.url, "--name", "remote-keyed", "--header", "X-Api-Key: k-one-7f3a", "--json"],
+        env,
+      );
+      expect(made.code).toBe(0);
+      const dep = JSON.parse(made.out) as Deployed;
+      const initializeWith = async (): Promise<Record<string, string>> => {
+        await waitState("remote-keyed", "running");
+        const c = await connectLegacy(dep);
+        await c.close();
+        return remote.lastInitializeHeaders();
+      };
+      expect((await initializeWith())["x-api-key"]).toBe("k-one-7f3a");
+      // Another spelling of the same name replaces it (header names are case-insensitive).
+      const rotated = await cli(["env", "set", "remote-keyed", "--header", "x-api-key: k-two-91cd"], env);
+      expect(rotated.code).toBe(0);
+      expect(rotated.out).toContain("remote-keyed: set header x-api-key");
+      expect(rotated.out).not.toContain("k-two-91cd");
+      expect((await initializeWith())["x-api-key"]).toBe("k-two-91cd");
+      const ls = await cli(["env", "ls", "remote-keyed"], env);
+      expect(ls.out).toContain("x-api-key (header)");
+      expect(ls.out).not.toContain("X-Api-Key");
+      const shown = await cli(["show", "remote-keyed"], env);
+      expect(shown.out).toMatch(/headers\s+x-api-key/);
+      expect(shown.out).not.toContain("k-two");
+      const absent = await cli(["env", "set", "remote-keyed", "--unset-header", "Authorization"], env);
+      expect([absent.code, absent.err]).toEqual([
+        2,
+        expect.stringContaining("Header Authorization is not set on remote-keyed"),
+      ]);
+      expect(absent.err).toContain("Headers of remote-keyed: x-api-key.");
+      expect((await cli(["env", "set", "remote-keyed", "--unset-header", "X-API-KEY"], env)).code).toBe(0);
+      expect((await initializeWith())["x-api-key"]).toBeUndefined();
+      // Local servers take variables, not headers.
+      await create("local-one");
+      const wrong = await cli(["env", "set", "local-one", "--header", "X-Api-Key: nope"], env);
+      expect([wrong.code, wrong.err]).toEqual([
+        2,
+        expect.stringContaining("local-one is not a remote deployment"),
+      ]);
+    } finally {
+      await remote.stop();
+    }
   });
 
   test("token create, rotate and revoke: new tokens work at once, old ones stop", async () => {

@@ -1,12 +1,14 @@
 /**
  * A scriptable remote MCP server (Streamable HTTP, JSON responses, 2025-06-18) for fault tests:
- * initialize can be held at a gate, tool calls can hang, and every request is counted. Tools:
- * `echo {text}`.
+ * initialize can be held at a gate, tool calls can hang, and every request is counted; the headers
+ * of the last initialize are kept. Tools: `echo {text}`.
  */
 export interface FakeRemote {
   url: string;
   /** initialize requests received so far. */
   initializes(): number;
+  /** Request headers of the latest initialize (lowercase names, as fetch gives them). */
+  lastInitializeHeaders(): Record<string, string>;
   /** From now on, initialize requests after the first `pass` ones wait until `open()` is called. */
   gate(pass: number): { open(): void };
   /** Make every tools/call hang (no answer) until `hang(false)`. */
@@ -16,6 +18,7 @@ export interface FakeRemote {
 
 export function startFakeRemote(): FakeRemote {
   let inits = 0;
+  let lastHeaders: Record<string, string> = {};
   let gatePass = Number.POSITIVE_INFINITY;
   let gateOpen: Promise<void> = Promise.resolve();
   let hanging = false;
@@ -38,6 +41,7 @@ export function startFakeRemote(): FakeRemote {
         Response.json({ jsonrpc: "2.0", id: msg.id, result }, { headers });
       if (msg.method === "initialize") {
         inits++;
+        lastHeaders = Object.fromEntries(req.headers.entries());
         if (inits > gatePass) await gateOpen;
         return reply(
           {
@@ -69,6 +73,7 @@ export function startFakeRemote(): FakeRemote {
   return {
     url: `http://127.0.0.1:${server.port}/mcp`,
     initializes: () => inits,
+    lastInitializeHeaders: () => lastHeaders,
     gate(pass) {
       gatePass = pass;
       gateOpen = new Promise<void>((resolve) => {

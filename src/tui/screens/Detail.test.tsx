@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { startFakeRemote } from "../../../test/helpers/fake-remote.ts";
 import { connectLegacy, type Deployed, deploy, initializeBody, rawPost } from "../../../test/helpers/mcp.ts";
 import { completeConsent } from "../../../test/helpers/oauth.ts";
 import { until } from "../../../test/helpers/proc.ts";
@@ -123,6 +124,34 @@ describe("deployment detail", () => {
     await ui.waitFor("✔ changing uses shared sessions");
     expect((await api.deployment(other.id)).sessionMode).toBe("shared");
     await ui.waitFor(/Runtime\s+local · shared sessions/);
+  });
+
+  test("on a remote deployment v sets a header it sends upstream, masked, and the remote receives it", async () => {
+    const remote = startFakeRemote();
+    try {
+      const keyed = await deploy(srv, { source: remote.url, name: "remote-keyed" });
+      ui = renderApp({ api, initial: [{ name: "dashboard" }, { name: "detail", id: keyed.id }] });
+      await ui.waitFor(/Env\s+no headers/);
+      expect(ui.frame()).toContain("v set header");
+      await ui.press("v");
+      await ui.type("X-Api-Key\r");
+      await ui.waitFor("Value of X-Api-Key (ctrl-r shows):");
+      await ui.type("hdr-secret-4e2");
+      expect(await ui.waitFor("••••••••••••••")).not.toContain("hdr-secret-4e2");
+      await ui.press("enter");
+      const f = await ui.waitFor(
+        (x) =>
+          x.includes("✔ header X-Api-Key set; remote-keyed restarts") && /Env\s+X-Api-Key \(header\)/.test(x),
+      );
+      expect(f).not.toContain("hdr-secret-4e2");
+      await until(
+        () => remote.lastInitializeHeaders()["x-api-key"] === "hdr-secret-4e2",
+        15_000,
+        "the remote to be initialized with the header",
+      );
+    } finally {
+      await remote.stop();
+    }
   });
 
   test("a new token is shown once with a copy hint, works at the gateway, and is gone when dismissed", async () => {

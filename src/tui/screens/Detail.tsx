@@ -45,6 +45,7 @@ function Label({ children }: { children: string }) {
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/;
 
 type EnvPrompt =
   | { kind: "name"; line: LineState }
@@ -54,7 +55,8 @@ type EnvPrompt =
   | { kind: "args"; line: LineState };
 
 /**
- * `v` sets a variable (name, then its value masked), `u` unsets one; `V` changes the package
+ * `v` sets a variable (name, then its value masked), `u` unsets one (for a remote deployment: the
+ * headers it sends upstream); `V` changes the package
  * version, `A` the arguments (prefilled, quotes group words), `M` switches the session mode. Each
  * restarts a running deployment.
  */
@@ -62,6 +64,7 @@ function useEnvPrompt(dep: Deployment, act: Act) {
   const api = useApi();
   const [prompt, setPrompt] = useState<EnvPrompt | undefined>(undefined);
   const spec = dep.upstream;
+  const remote = spec.kind === "remote";
   const update = (label: string, body: Parameters<typeof api.update>[1], done: string) =>
     void act.run(
       label,
@@ -87,18 +90,32 @@ function useEnvPrompt(dep: Deployment, act: Act) {
       return;
     }
     const name = p.kind === "value" ? p.name : p.line.value.trim();
-    if (!ENV_NAME.test(name)) {
-      act.say("A variable name is letters, digits and underscores, not starting with a digit.", true);
+    if (!(remote ? HEADER_NAME : ENV_NAME).test(name)) {
+      act.say(
+        remote
+          ? "A header name is letters, digits and - (e.g. Authorization, X-Api-Key)."
+          : "A variable name is letters, digits and underscores, not starting with a digit.",
+        true,
+      );
       return;
     }
     if (p.kind === "name") return setPrompt({ kind: "value", name, line: line(), reveal: false });
     setPrompt(undefined);
-    const change = p.kind === "value" ? { set: { [name]: p.line.value } } : { unset: [name] };
-    const verb = p.kind === "value" ? "set" : "unset";
+    const value = p.kind === "value" ? p.line.value : undefined;
+    // A remote deployment's credentials are the headers it sends upstream.
+    const change = remote
+      ? value !== undefined
+        ? { headers: { [name]: value } }
+        : { unsetHeaders: [name] }
+      : value !== undefined
+        ? { set: { [name]: value } }
+        : { unset: [name] };
+    const verb = value !== undefined ? "set" : "unset";
+    const what = remote ? `header ${name}` : name;
     void act.run(
-      `${verb}ting ${name}…`,
+      `${verb}ting ${what}…`,
       () => api.setEnv(dep.id, change),
-      () => `${name} ${verb}; ${dep.slug} restarts`,
+      () => `${what} ${verb}; ${dep.slug} restarts`,
     );
   };
   const handle = (k: Keypress): boolean => {
@@ -136,10 +153,10 @@ function useEnvPrompt(dep: Deployment, act: Act) {
   return { prompt, handle };
 }
 
-function EnvPromptLine({ prompt, width }: { prompt: EnvPrompt; width: number }) {
+function EnvPromptLine({ prompt, width, remote }: { prompt: EnvPrompt; width: number; remote: boolean }) {
   const labels: Record<EnvPrompt["kind"], string> = {
-    name: "Set variable, name: ",
-    unset: "Unset variable: ",
+    name: remote ? "Set header, name: " : "Set variable, name: ",
+    unset: remote ? "Stop sending header: " : "Unset variable: ",
     value: prompt.kind === "value" ? `Value of ${prompt.name} (ctrl-r shows): ` : "",
     version: "Version (or range): ",
     args: "Arguments: ",
@@ -168,7 +185,10 @@ function Overview({ dep, width, height, events, keys, act }: TabProps) {
     .slice(-4)
     .reverse();
   const a = dep.activity;
-  const names = dep.env.map((e) => (e.secret ? `${e.name} (secret)` : e.name)).join(" · ") || "none";
+  const names =
+    dep.upstream.kind === "remote"
+      ? dep.headers.map((h) => `${h} (header)`).join(" · ") || "no headers"
+      : dep.env.map((e) => (e.secret ? `${e.name} (secret)` : e.name)).join(" · ") || "none";
   const reason = dep.stateReason ? dep.stateReason.split("\n")[0] : undefined;
   // A command's arguments are already in its source.
   const args =
@@ -211,11 +231,11 @@ function Overview({ dep, width, height, events, keys, act }: TabProps) {
       {lines.length === 0 ? <Text dimColor> no log lines yet</Text> : null}
       <Box flexGrow={1} />
       {env.prompt ? (
-        <EnvPromptLine prompt={env.prompt} width={width} />
+        <EnvPromptLine prompt={env.prompt} width={width} remote={dep.upstream.kind === "remote"} />
       ) : (
         <Footer
           hints={[
-            ["v", "set variable"],
+            ["v", dep.upstream.kind === "remote" ? "set header" : "set variable"],
             ["u", "unset"],
             ["V", "version"],
             ["A", "arguments"],
