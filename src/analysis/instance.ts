@@ -11,6 +11,7 @@ export function analysisSettings(app: App): AnalysisSettings {
     githubToken: c.github.token,
     anthropic: { ...c.anthropic },
     npmUrl: c.local.npmRegistryUrl,
+    npmToken: c.local.npmToken,
     pypiUrl: c.pypi.url,
     httpTimeoutMs: c.analysis.httpTimeoutMs,
   };

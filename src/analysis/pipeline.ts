@@ -39,6 +39,7 @@ export interface AnalysisSettings {
     maxRetries: number;
   };
   npmUrl: string;
+  npmToken?: string | undefined;
   pypiUrl: string;
   httpTimeoutMs: number;
 }
@@ -68,7 +69,7 @@ export class NotAnMcpServerError extends CatwalkError {
 }
 
 export function endpoints(s: AnalysisSettings, signal?: AbortSignal): RegistryEndpoints {
-  return { npmUrl: s.npmUrl, pypiUrl: s.pypiUrl, timeoutMs: s.httpTimeoutMs, signal };
+  return { npmUrl: s.npmUrl, npmToken: s.npmToken, pypiUrl: s.pypiUrl, timeoutMs: s.httpTimeoutMs, signal };
 }
 
 export function github(s: AnalysisSettings, signal?: AbortSignal): GitHub {

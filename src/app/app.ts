@@ -47,7 +47,7 @@ export async function openApp(loaded: Loaded, opts: OpenAppOptions = {}): Promis
       file: join(config.dataDir, "logs", "catwalk.log"),
     });
   log.redactor.add(config.masterKey, config.databaseAuthToken, config.github.token, config.anthropic.apiKey);
-  log.redactor.add(config.fly.apiToken);
+  log.redactor.add(config.fly.apiToken, config.local.npmToken);
 
   const store = await openStore({
     dataDir: config.dataDir,

@@ -76,6 +76,11 @@ export const ConfigSchema = z.strictObject({
       npmRegistryUrl: url
         .default("https://registry.npmjs.org")
         .describe("npm registry used to resolve and install."),
+      npmToken: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("Token for a private npm registry (local.npmRegistryUrl), sent as a Bearer token."),
       nodePath: z
         .string()
         .min(1)

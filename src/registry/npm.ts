@@ -59,6 +59,8 @@ export interface NpmOptions {
   baseUrl: string;
   timeoutMs: number;
   signal?: AbortSignal | undefined;
+  /** A private registry's token (`local.npmToken`). */
+  token?: string | undefined;
 }
 
 /** npm puts the scope separator in the path as %2f: `/@scope%2fname`. */
@@ -122,11 +124,24 @@ export class NpmRegistry {
       timeoutMs: this.opts.timeoutMs,
       maxBytes: 64 * 1024 * 1024,
       signal: this.opts.signal,
+      ...(this.opts.token ? { headers: { authorization: `Bearer ${this.opts.token}` } } : {}),
     });
     if (res.status === 404) {
       throw new PackageNotFoundError(`The npm package ${name} does not exist.`, {
-        hint: "Check the spelling and the scope; private packages are not supported.",
+        hint: "Check the spelling and the scope; for a private package set local.npmRegistryUrl and local.npmToken.",
       });
+    }
+    if (res.status === 401 || res.status === 403) {
+      throw new ServiceResponseError(
+        "npm",
+        "unauthorized",
+        `The npm registry refused access to ${name} (${res.status}).`,
+        {
+          hint: this.opts.token
+            ? "local.npmToken (CATWALK_LOCAL_NPM_TOKEN) was refused: check that it can read this package."
+            : "A private package needs local.npmToken (CATWALK_LOCAL_NPM_TOKEN).",
+        },
+      );
     }
     if (res.status !== 200) throw unexpectedStatus("npm", url, res.status);
     const doc = parseJson(res.text, "npm", url) as Packument;

@@ -130,6 +130,33 @@ describe("npm registry client", () => {
     expect(latest.bin).toEqual({ "weather-mcp": "dist/index.js" });
   });
 
+  test("a private registry: the token goes along as a Bearer header; without it the refusal names local.npmToken", async () => {
+    npm.requireToken("reg-tok-77a1");
+    try {
+      const refused = (await new NpmRegistry({ baseUrl: npm.url, timeoutMs: 2000 })
+        .resolve("@acme/weather-mcp")
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        )) as { code: string; message: string; hint?: string };
+      expect(refused.code).toBe("npm.unauthorized");
+      expect(refused.message).toBe("The npm registry refused access to @acme/weather-mcp (401).");
+      expect(refused.hint).toContain("local.npmToken");
+      const ok = await new NpmRegistry({ baseUrl: npm.url, timeoutMs: 2000, token: "reg-tok-77a1" }).resolve(
+        "@acme/weather-mcp",
+      );
+      expect(ok.version).toBe("1.4.2");
+      expect(npm.authorizations().at(-1)).toBe("Bearer reg-tok-77a1");
+      const check = await checkNpm("@acme/weather-mcp", undefined, undefined, {
+        ...ep(),
+        npmToken: "reg-tok-77a1",
+      });
+      expect(check.version).toBe("1.4.2");
+    } finally {
+      npm.requireToken(undefined);
+    }
+  });
+
   test("requests scoped packuments with the scope separator encoded as npm does", async () => {
     await new NpmRegistry({ baseUrl: npm.url, timeoutMs: 2000 }).resolve("@acme/weather-mcp");
     expect(npm.requests.at(-1)?.path).toBe("/@acme%2fweather-mcp");

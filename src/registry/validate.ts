@@ -41,6 +41,8 @@ export interface PackageCheck {
 
 export interface RegistryEndpoints {
   npmUrl: string;
+  /** A private npm registry's token (`local.npmToken`). */
+  npmToken?: string | undefined;
   pypiUrl: string;
   timeoutMs: number;
   signal?: AbortSignal | undefined;
@@ -78,10 +80,12 @@ export async function checkNpm(
   expected: GitHubRepo | undefined,
   ep: RegistryEndpoints,
 ): Promise<PackageCheck> {
-  const r = await new NpmRegistry({ baseUrl: ep.npmUrl, timeoutMs: ep.timeoutMs, signal: ep.signal }).resolve(
-    name,
-    spec,
-  );
+  const r = await new NpmRegistry({
+    baseUrl: ep.npmUrl,
+    timeoutMs: ep.timeoutMs,
+    signal: ep.signal,
+    token: ep.npmToken,
+  }).resolve(name, spec);
   const declared = githubRepoOf(r.repositoryUrl);
   const provenance = provenanceOf(declared, expected);
   const warnings = provenanceWarning("npm", name, provenance, r.repositoryUrl, expected);

@@ -46,6 +46,10 @@ export interface FakeNpm extends Fake {
   tarballs(): number;
   /** Makes tarball downloads hang (for timeout tests) until turned off. */
   hangTarballs(on: boolean): void;
+  /** A private registry: every request needs `Authorization: Bearer <token>` (401 otherwise). */
+  requireToken(token: string | undefined): void;
+  /** The Authorization header of every request so far (empty string when absent). */
+  authorizations(): string[];
 }
 
 /**
@@ -162,8 +166,15 @@ function publish(pkg: NpmPackageSpec, base: string): Published {
 export async function startFakeNpm(initial: NpmPackageSpec[] = []): Promise<FakeNpm> {
   const packages = new Map<string, Published>();
   let hang = false;
+  let token: string | undefined;
+  const auths: string[] = [];
   const fake = await startFake("npm", async (req, url) => {
     if (req.method !== "GET") return json({ error: "Method not allowed" }, 405);
+    const authorization = req.headers.get("authorization") ?? "";
+    auths.push(authorization);
+    if (token !== undefined && authorization !== `Bearer ${token}`) {
+      return json({ error: "authentication required" }, 401);
+    }
     const path = decodeURIComponent(url.pathname.slice(1));
     const parts = path.split("/");
     const scoped = path.startsWith("@") ? 2 : 1;
@@ -191,5 +202,9 @@ export async function startFakeNpm(initial: NpmPackageSpec[] = []): Promise<Fake
     hangTarballs: (on) => {
       hang = on;
     },
+    requireToken: (t) => {
+      token = t;
+    },
+    authorizations: () => [...auths],
   };
 }

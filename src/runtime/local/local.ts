@@ -16,6 +16,7 @@ export interface LocalRuntimeConfig {
   local: {
     packageCacheDir?: string | undefined;
     npmRegistryUrl: string;
+    npmToken?: string | undefined;
     nodePath?: string | undefined;
     uvxPath?: string | undefined;
     installTimeoutMs: number;
@@ -64,6 +65,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): LocalRuntime {
   const cache = new PackageCache({
     dir: cacheDir,
     npmRegistryUrl: config.local.npmRegistryUrl,
+    npmToken: config.local.npmToken,
     pypiUrl: config.pypi.url,
     installTimeoutMs: config.local.installTimeoutMs,
     nodePath: config.local.nodePath,
@@ -137,7 +139,10 @@ async function resolveSource(
   const args = extra.args ?? [];
   if (source.startsWith("npm:")) {
     const { name, wanted } = parseNpmSpecifier(source.slice(4).trim());
-    const r = await resolveNpm(name, wanted, { registryUrl: config.local.npmRegistryUrl });
+    const r = await resolveNpm(name, wanted, {
+      registryUrl: config.local.npmRegistryUrl,
+      token: config.local.npmToken,
+    });
     const warning = r.deprecated ? `npm:${name}@${r.version} is deprecated: ${r.deprecated}` : undefined;
     return { spec: { kind: "npm", package: name, version: r.version, bin: extra.bin, args }, warning };
   }

@@ -72,6 +72,8 @@ export interface NpmResolution {
 export interface RegistryOptions {
   registryUrl: string;
   timeoutMs?: number;
+  /** A private registry's token (`local.npmToken`). */
+  token?: string | undefined;
 }
 
 interface Packument {
@@ -89,7 +91,10 @@ async function fetchPackument(name: string, opts: RegistryOptions): Promise<Pack
   let res: Response;
   try {
     res = await fetch(url, {
-      headers: { accept: "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8" },
+      headers: {
+        accept: "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8",
+        ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+      },
       signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
     });
   } catch (e) {
@@ -103,6 +108,17 @@ async function fetchPackument(name: string, opts: RegistryOptions): Promise<Pack
     throw new PackageNotFoundError(`npm package ${name} does not exist on ${opts.registryUrl}.`, {
       hint: "Check the spelling and the scope of the package name.",
     });
+  }
+  if (res.status === 401 || res.status === 403) {
+    await res.body?.cancel();
+    throw new RegistryUnavailableError(
+      `npm registry ${opts.registryUrl} refused access to ${name} (${res.status}).`,
+      {
+        hint: opts.token
+          ? "local.npmToken (CATWALK_LOCAL_NPM_TOKEN) was refused: check that it can read this package."
+          : "A private registry needs local.npmToken (CATWALK_LOCAL_NPM_TOKEN).",
+      },
+    );
   }
   if (!res.ok) {
     await res.body?.cancel();

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type FakeNpm, startFakeNpm } from "../../../test/fakes/npm-registry.ts";
 import { testRuntime } from "../../../test/helpers/local.ts";
 import { tempDir } from "../../../test/helpers/server.ts";
 import { rpc } from "../../../test/helpers/upstream.ts";
+import { resolveNpm } from "./npm.ts";
 import { BinNotFoundError, InstallError, locateBin, PackageCache } from "./packages.ts";
 import { isRunning } from "./proc.ts";
 
@@ -237,6 +238,45 @@ describe("an npm deployment in a pool", () => {
       expect(spec).toEqual({ kind: "npm", package: NAME, version: "2.0.0", bin: "mcp-fixture", args: [] });
     } finally {
       await rt.close();
+    }
+  });
+});
+
+describe("a private npm registry (local.npmToken)", () => {
+  test("resolve and install send the token; without it the registry's refusal names the setting", async () => {
+    const priv = await startFakeNpm([{ name: "@corp/private-mcp", versions: [{ version: "1.2.0" }] }]);
+    priv.requireToken("npm-tok-5d1e");
+    try {
+      const refused = await rejection(resolveNpm("@corp/private-mcp", undefined, { registryUrl: priv.url }));
+      expect(refused.message).toContain("refused access to @corp/private-mcp (401)");
+      expect((refused as { hint?: string }).hint).toContain("local.npmToken");
+
+      const resolved = await resolveNpm("@corp/private-mcp", undefined, {
+        registryUrl: priv.url,
+        token: "npm-tok-5d1e",
+      });
+      expect(resolved.version).toBe("1.2.0");
+
+      const without = cache({ npmRegistryUrl: priv.url });
+      const failed = await rejection(without.installNpm("@corp/private-mcp", "1.2.0"));
+      expect(failed).toBeInstanceOf(InstallError);
+
+      const before = priv.authorizations().length;
+      const withToken = cache({ npmRegistryUrl: priv.url, npmToken: "npm-tok-5d1e" });
+      const installed = await withToken.installNpm("@corp/private-mcp", "1.2.0");
+      expect(installed.fresh).toBe(true);
+      expect(existsSync(join(installed.dir, ".catwalk-installed"))).toBe(true);
+      const sent = priv.authorizations().slice(before);
+      expect(sent.length).toBeGreaterThan(0);
+      expect(sent.every((a) => a === "Bearer npm-tok-5d1e")).toBe(true);
+      // The token reaches the installer through its environment only: nothing on disk has it.
+      const files = readdirSync(withToken.opts.dir, { recursive: true }) as string[];
+      for (const f of files) {
+        const path = join(withToken.opts.dir, f);
+        if (statSync(path).isFile()) expect(readFileSync(path, "latin1")).not.toContain("npm-tok-5d1e");
+      }
+    } finally {
+      await priv.stop();
     }
   });
 });

@@ -45,6 +45,8 @@ export interface PackageCacheOptions {
   /** Root of the cache (`local.packageCacheDir`, default `<dataDir>/packages`). */
   dir: string;
   npmRegistryUrl: string;
+  /** A private registry's token, given to the installer as NPM_CONFIG_TOKEN (never on disk). */
+  npmToken?: string | undefined;
   pypiUrl: string;
   installTimeoutMs: number;
   /** `local.nodePath`; when unset `node` is looked up on `searchPath`, then Bun itself is used. */
@@ -165,6 +167,7 @@ export class PackageCache {
         env: this.installerEnv({
           BUN_BE_BUN: "1",
           NPM_CONFIG_REGISTRY: this.opts.npmRegistryUrl,
+          ...(this.opts.npmToken ? { NPM_CONFIG_TOKEN: this.opts.npmToken } : {}),
           BUN_INSTALL_CACHE_DIR: join(this.opts.dir, "bun"),
         }),
         timeoutMs: this.opts.installTimeoutMs,
