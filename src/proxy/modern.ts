@@ -265,6 +265,8 @@ const FINAL_KEEP_MS = 60_000;
  * the server sent together but that arrived in separate reads); later ones go to other calls.
  */
 const SETTLE_MS = 250;
+/** How long a parked call waits for its client when requests have no timeout. */
+const PARKED_MAX_MS = 30 * 60_000;
 /** How long the first question of a round waits for the ones the server sends with it. */
 const BATCH_MS = 10;
 
@@ -427,8 +429,10 @@ export class ModernCall {
         _meta: { [SERVER_INFO_KEY]: this.mux.init.serverInfo },
       }),
     );
-    // The upstream's own request timeout ends a call nobody answers; this only cleans up after it.
-    this.armTimer(this.gateway.deps.config.requestTimeoutMs + FINAL_KEEP_MS);
+    // The upstream's own request timeout ends a call nobody answers; this only cleans up after it
+    // (without a request timeout, a call nobody comes back for ends after PARKED_MAX_MS).
+    const timeout = this.gateway.deps.config.requestTimeoutMs;
+    this.armTimer(timeout > 0 ? timeout + FINAL_KEEP_MS : PARKED_MAX_MS);
   }
 
   /** Answers the client with an error and ends the call upstream. */

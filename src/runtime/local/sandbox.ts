@@ -1,4 +1,4 @@
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { ChildCommand } from "./child.ts";
 import { describePath, findExecutable, MissingToolError } from "./exec.ts";
 
@@ -38,7 +38,8 @@ export function findSandbox(opts: {
     const where = opts.bwrapPath ? `local.bwrapPath ${opts.bwrapPath}` : describePath(opts.searchPath);
     throw new MissingToolError("bwrap", where, BWRAP_HINT);
   }
-  return { bwrap, dataDir: opts.dataDir, cacheDir: opts.cacheDir };
+  // bubblewrap wants absolute paths; local.packageCacheDir may be relative to the working directory.
+  return { bwrap, dataDir: resolve(opts.dataDir), cacheDir: resolve(opts.cacheDir) };
 }
 
 /** `cmd` run inside the sandbox (its cwd is its home). */
