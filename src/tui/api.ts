@@ -74,6 +74,8 @@ export interface CreateBody {
   env?: Record<string, string>;
   args?: string[];
   sessionMode?: "isolated" | "shared";
+  /** Headers a remote deployment sends upstream (write-only). */
+  headers?: Record<string, string>;
 }
 
 export type Action = "start" | "stop" | "restart";

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { type FakeNpm, startFakeNpm } from "../../../test/fakes/npm-registry.ts";
 import { type AnalysisEnv, startAnalysisEnv } from "../../../test/helpers/analysis-env.ts";
+import { type FakeRemote, startFakeRemote } from "../../../test/helpers/fake-remote.ts";
 import { initializeBody, rawPost } from "../../../test/helpers/mcp.ts";
 import { startTestServer, type TestServer } from "../../../test/helpers/server.ts";
 import { apiFor, type Rendered, renderApp } from "../../../test/helpers/tui.tsx";
@@ -173,5 +174,45 @@ describe("new deployment wizard, end to end with a registry-only package", () =>
     await ui.press("esc");
     f = await ui.waitFor(/hello\s+local\s+● running/);
     expect(f).not.toContain(token);
+  });
+});
+
+describe("new deployment wizard, a remote server that needs a header", () => {
+  let srv: TestServer;
+  let remote: FakeRemote;
+  beforeAll(async () => {
+    remote = startFakeRemote();
+    srv = await startTestServer();
+  });
+  afterAll(async () => {
+    await srv.close();
+    await remote.stop();
+  });
+
+  test("the header name is typed plainly, its value masked; the remote gets it and the value never shows", async () => {
+    ui = renderApp({ api: apiFor(srv.url, srv.token), initial: [{ name: "dashboard" }, { name: "wizard" }] });
+    await ui.waitFor("[Source]");
+    await ui.type(`${remote.url}\r`);
+    let f = await ui.waitFor("[Manifest]");
+    expect(f).toMatch(/Header\s+\(none\)/);
+    expect(f).not.toContain("Extra args");
+    await ui.press("down", "down");
+    await ui.waitFor("A header the remote server needs");
+    await ui.press("enter");
+    await ui.type("X-Api-Key\r");
+    // A name without a value is refused when deploying.
+    await ui.press("a");
+    await ui.waitFor("✖ Give X-Api-Key a value, or clear the header name.");
+    await ui.press("enter");
+    await ui.type("wiz-secret-83b0");
+    f = await ui.waitFor("•••••••••••••••");
+    expect(f).not.toContain("wiz-secret-83b0");
+    await ui.press("enter");
+    f = await ui.waitFor(/Header value\s+•+/);
+    expect(f).not.toContain("wiz-secret-83b0");
+    await ui.press("a");
+    f = await ui.waitFor((x) => x.includes("● running") && x.includes("Claude Code:"), 60_000);
+    expect(ui.frames().join("\n")).not.toContain("wiz-secret-83b0");
+    expect(remote.lastInitializeHeaders()["x-api-key"]).toBe("wiz-secret-83b0");
   });
 });

@@ -22,6 +22,9 @@ export interface WizardState {
   name: LineState;
   sessionMode: "isolated" | "shared";
   args: LineState;
+  /** A header a remote server needs (name, and its value typed masked). */
+  headerName: LineState;
+  headerValue: LineState;
   values: Record<string, LineState>;
   /** Issues the server found in the credentials, by field ("" for the form as a whole). */
   issues: Record<string, string>;
@@ -54,6 +57,8 @@ export function Wizard() {
     name: line(),
     sessionMode: "isolated",
     args: line(),
+    headerName: line(),
+    headerValue: line(),
     values: {},
     issues: {},
     created: undefined,

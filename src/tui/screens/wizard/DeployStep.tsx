@@ -30,6 +30,15 @@ export function createBody(w: WizardState): CreateBody {
     const env = filledValues(Object.fromEntries(Object.entries(w.values).map(([k, v]) => [k, v.value])));
     return { ...base, analysis: w.analysis.id, env };
   }
+  if (w.kind === "remote") {
+    const name = w.headerName.value.trim();
+    const { args: _none, ...rest } = base;
+    return {
+      ...rest,
+      source: w.source.value.trim(),
+      ...(name ? { headers: { [name]: w.headerValue.value } } : {}),
+    };
+  }
   return { ...base, source: w.source.value.trim() };
 }
 

@@ -9,7 +9,15 @@ import { editLine, is, type LineState, line } from "../../keys.ts";
 import { useSubKeys } from "../../screen.tsx";
 import { confidenceColor, useColor } from "../../theme.tsx";
 import type { StepProps, WizardState } from "../Wizard.tsx";
-import { defaultName, evidenceText, manifestRows, manifestTitle, type ReviewRow, SLUG } from "./model.ts";
+import {
+  defaultName,
+  evidenceText,
+  HEADER_NAME,
+  manifestRows,
+  manifestTitle,
+  type ReviewRow,
+  SLUG,
+} from "./model.ts";
 import { StepBar } from "./StepBar.tsx";
 
 const EDIT_HELP: Record<string, string[]> = {
@@ -22,14 +30,44 @@ const EDIT_HELP: Record<string, string[]> = {
     "Appended to the server's command line, e.g. --read-only.",
     'Quote words with spaces: --root "/srv/my files".',
   ],
+  headerName: [
+    "A header the remote server needs, e.g. Authorization or X-Api-Key; empty for none.",
+    "More headers, or a new value later: v in the deployment's view.",
+  ],
+  headerValue: [
+    "Its value, e.g. Bearer sk-…: typed masked (ctrl-r shows), stored encrypted, never shown again.",
+  ],
 };
 
+type Editable = "name" | "args" | "headerName" | "headerValue";
+
 function editRows(w: WizardState): ReviewRow[] {
-  return [
+  const rows: ReviewRow[] = [
     { key: "name", label: "Deploy as", value: w.name.value, evidence: [], edit: "name" },
     { key: "mode", label: "Sessions", value: `‹ ${w.sessionMode} ›`, evidence: [], edit: "mode" },
-    { key: "args", label: "Extra args", value: w.args.value || "(none)", evidence: [], edit: "args" },
   ];
+  if (w.kind !== "remote") {
+    rows.push({
+      key: "args",
+      label: "Extra args",
+      value: w.args.value || "(none)",
+      evidence: [],
+      edit: "args",
+    });
+    return rows;
+  }
+  const value = w.headerValue.value ? "•".repeat(Math.min(24, w.headerValue.value.length)) : "(none)";
+  rows.push(
+    {
+      key: "header",
+      label: "Header",
+      value: w.headerName.value || "(none)",
+      evidence: [],
+      edit: "headerName",
+    },
+    { key: "header-value", label: "Header value", value, evidence: [], edit: "headerValue" },
+  );
+  return rows;
 }
 
 function sourceRows(w: WizardState): ReviewRow[] {
@@ -67,7 +105,8 @@ export function ReviewStep({ w, set, go, keys, width, height }: StepProps) {
   const color = useColor();
   const action = useAction();
   const [selected, setSelected] = useState(0);
-  const [editing, setEditing] = useState<{ key: "name" | "args"; before: LineState } | undefined>(undefined);
+  const [editing, setEditing] = useState<{ key: Editable; before: LineState } | undefined>(undefined);
+  const [reveal, setReveal] = useState(false);
   const [showWarnings, setShowWarnings] = useState(false);
   const offset = useRef(0);
   const m = w.analysis?.manifest ?? undefined;
@@ -91,6 +130,19 @@ export function ReviewStep({ w, set, go, keys, width, height }: StepProps) {
       setSelected(0);
       return;
     }
+    if (w.kind === "remote") {
+      const header = w.headerName.value.trim();
+      if (header && !HEADER_NAME.test(header)) {
+        action.setMessage({ text: "A header name is letters, digits and - (e.g. X-Api-Key).", error: true });
+        setSelected(2);
+        return;
+      }
+      if (header && !w.headerValue.value) {
+        action.setMessage({ text: `Give ${header} a value, or clear the header name.`, error: true });
+        setSelected(3);
+        return;
+      }
+    }
     const a = w.analysis;
     if (!a) return go("deploying");
     const schema = await action.run("loading the credential schema…", () => api.credentialSchema(a.id));
@@ -111,9 +163,13 @@ export function ReviewStep({ w, set, go, keys, width, height }: StepProps) {
         }
         action.setMessage(undefined);
         setEditing(undefined);
+        setReveal(false);
       } else if (is.escape(k)) {
         set({ [editing.key]: editing.before });
         setEditing(undefined);
+        setReveal(false);
+      } else if (editing.key === "headerValue" && is.ctrl(k, "r")) {
+        setReveal((x) => !x);
       } else {
         const next = editLine(w[editing.key], k);
         if (next) set({ [editing.key]: next });
@@ -169,7 +225,12 @@ export function ReviewStep({ w, set, go, keys, width, height }: StepProps) {
               {sel ? "› " : "  "}
               <Text color={color(r.edit ? "cyan" : undefined)}>{padEnd(r.label, labelW)} </Text>
               {isEditing && editing ? (
-                <TextInput state={w[editing.key]} focused width={valueW} />
+                <TextInput
+                  state={w[editing.key]}
+                  focused
+                  width={valueW}
+                  mask={editing.key === "headerValue" && !reveal}
+                />
               ) : (
                 <Text>{padEnd(r.value, valueW)}</Text>
               )}

@@ -5,6 +5,7 @@ import { percent } from "../../format.ts";
 export type SourceKind = "package" | "github" | "remote";
 
 export const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$/;
+export const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/;
 
 export function classify(text: string): { kind: SourceKind } | { error: string } {
   const s = text.trim();
@@ -67,7 +68,7 @@ export interface ReviewRow {
   evidence: Evidence[];
   /** Extra lines for the evidence pane (e.g. each tool). */
   details?: string[];
-  edit?: "name" | "mode" | "args";
+  edit?: "name" | "mode" | "args" | "headerName" | "headerValue";
 }
 
 export function evidenceText(e: Evidence): string {
