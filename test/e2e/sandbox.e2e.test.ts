@@ -14,7 +14,8 @@ import { alive, until } from "../helpers/proc.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
 import { fixtureSpec, rpc } from "../helpers/upstream.ts";
 
-const bwrap = ["/usr/bin/bwrap", "/usr/local/bin/bwrap"].find((p) => existsSync(p));
+// Given to the server explicitly, so the tests run whatever PATH the test process has.
+const bwrap = Bun.which("bwrap") ?? ["/usr/bin/bwrap", "/usr/local/bin/bwrap"].find((p) => existsSync(p));
 if (!bwrap) console.warn("sandbox tests skipped: bubblewrap is not installed (apt-get install bubblewrap)");
 
 /** Live processes whose environment has HOME=`home` (bubblewrap and the server inside it). */
@@ -48,7 +49,11 @@ describe.skipIf(!bwrap)("local.sandbox bwrap", () => {
 
   beforeAll(async () => {
     srv = await startTestServer({
-      env: { CATWALK_LOCAL_ALLOW_COMMANDS: "true", CATWALK_LOCAL_SANDBOX: "bwrap" },
+      env: {
+        CATWALK_LOCAL_ALLOW_COMMANDS: "true",
+        CATWALK_LOCAL_SANDBOX: "bwrap",
+        CATWALK_LOCAL_BWRAP_PATH: bwrap ?? "bwrap",
+      },
     });
     boxed = await deploy(srv, { command: echoCommand(), name: "boxed", env: { SERVICE_TOKEN: "tok-123" } });
     other = await deploy(srv, { command: echoCommand(), name: "neighbour" });
@@ -151,7 +156,11 @@ describe.skipIf(!bwrap)("local.sandbox bwrap without bubblewrap", () => {
 
 describe.skipIf(!bwrap)("local.sandbox bwrap with a real npm package", () => {
   test("server-everything from the npm registry installs into the cache and runs inside the sandbox", async () => {
-    const rt = testRuntime({ "local.sandbox": "bwrap", "local.startTimeoutMs": 30_000 });
+    const rt = testRuntime({
+      "local.sandbox": "bwrap",
+      "local.bwrapPath": bwrap,
+      "local.startTimeoutMs": 30_000,
+    });
     try {
       const { spec } = await rt.runtime.resolve("npm:@modelcontextprotocol/server-everything", {
         args: ["stdio"],

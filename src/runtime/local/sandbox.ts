@@ -1,3 +1,4 @@
+import { realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { ChildCommand } from "./child.ts";
 import { describePath, findExecutable, MissingToolError } from "./exec.ts";
@@ -42,7 +43,11 @@ export function findSandbox(opts: {
   return { bwrap, dataDir: resolve(opts.dataDir), cacheDir: resolve(opts.cacheDir) };
 }
 
-/** `cmd` run inside the sandbox (its cwd is its home). */
+/**
+ * `cmd` run inside the sandbox (its cwd is its home). A program linked from the host's /tmp
+ * (which the sandbox replaces) is named by its real path; others keep their name (multi-call
+ * programs look at it).
+ */
 export function sandboxed(cmd: ChildCommand, box: Sandbox): ChildCommand {
   const uv = join(box.cacheDir, "uv");
   const args = [
@@ -70,8 +75,17 @@ export function sandboxed(cmd: ChildCommand, box: Sandbox): ChildCommand {
     "--chdir",
     cmd.cwd,
     "--",
-    cmd.command,
+    realProgram(cmd.command),
     ...cmd.args,
   ];
   return { command: box.bwrap, args, env: { ...cmd.env, TMPDIR: "/tmp" }, cwd: cmd.cwd };
+}
+
+function realProgram(command: string): string {
+  if (!command.startsWith("/tmp/")) return command;
+  try {
+    return realpathSync(command);
+  } catch {
+    return command; // bubblewrap reports a missing program itself
+  }
 }
