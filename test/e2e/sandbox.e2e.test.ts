@@ -15,8 +15,14 @@ import { startTestServer, type TestServer } from "../helpers/server.ts";
 import { fixtureSpec, rpc } from "../helpers/upstream.ts";
 
 // Given to the server explicitly, so the tests run whatever PATH the test process has.
-const bwrap = Bun.which("bwrap") ?? ["/usr/bin/bwrap", "/usr/local/bin/bwrap"].find((p) => existsSync(p));
-if (!bwrap) console.warn("sandbox tests skipped: bubblewrap is not installed (apt-get install bubblewrap)");
+const found = Bun.which("bwrap") ?? ["/usr/bin/bwrap", "/usr/local/bin/bwrap"].find((p) => existsSync(p));
+// Installed is not enough: a container may forbid the namespaces bubblewrap needs.
+const works =
+  found !== undefined &&
+  Bun.spawnSync([found, "--dev-bind", "/", "/", "--unshare-pid", "--proc", "/proc", "true"]).exitCode === 0;
+const bwrap = works ? found : undefined;
+if (!found) console.warn("sandbox tests skipped: bubblewrap is not installed (apt-get install bubblewrap)");
+else if (!works) console.warn(`sandbox tests skipped: ${found} cannot create namespaces on this host`);
 
 /** Live processes whose environment has HOME=`home` (bubblewrap and the server inside it). */
 function withHome(home: string): number[] {
