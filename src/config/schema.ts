@@ -95,7 +95,7 @@ export const ConfigSchema = z.strictObject({
         .enum(["off", "bwrap"])
         .default("off")
         .describe(
-          "bwrap: run each server in bubblewrap, without sight of the data dir (but its home), catwalk's or other servers' processes, or the host's /tmp.",
+          "bwrap: run each server in bubblewrap, without sight of the data dir (but its home and the package cache) or of catwalk's and other servers' processes.",
         ),
       bwrapPath: z
         .string()

@@ -1,4 +1,3 @@
-import { realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { ChildCommand } from "./child.ts";
 import { describePath, findExecutable, MissingToolError } from "./exec.ts";
@@ -10,7 +9,6 @@ import { describePath, findExecutable, MissingToolError } from "./exec.ts";
  * - the data dir is an empty tmpfs (no master key, database, admin token, other homes), with only
  *   its own home (read-write) and the package cache (read-only; uv's cache read-write, since uvx
  *   locks it) put back;
- * - `/tmp` is private;
  * - it has its own pid namespace and `/proc`, so it cannot see or signal catwalk or other
  *   children, nor read their environment (`CATWALK_MASTER_KEY` when set there);
  * - it dies with catwalk (`--die-with-parent`). It stays in catwalk's process group for the
@@ -44,9 +42,8 @@ export function findSandbox(opts: {
 }
 
 /**
- * `cmd` run inside the sandbox (its cwd is its home). A program linked from the host's /tmp
- * (which the sandbox replaces) is named by its real path; others keep their name (multi-call
- * programs look at it).
+ * `cmd` run inside the sandbox (its cwd is its home). The host's /tmp stays (programs and
+ * checkouts live there; a data dir there is masked like anywhere else).
  */
 export function sandboxed(cmd: ChildCommand, box: Sandbox): ChildCommand {
   const uv = join(box.cacheDir, "uv");
@@ -54,8 +51,6 @@ export function sandboxed(cmd: ChildCommand, box: Sandbox): ChildCommand {
     "--dev-bind",
     "/",
     "/",
-    "--tmpfs",
-    "/tmp",
     "--tmpfs",
     box.dataDir,
     // -try: a server run as a plain command may come before any package was installed.
@@ -75,17 +70,8 @@ export function sandboxed(cmd: ChildCommand, box: Sandbox): ChildCommand {
     "--chdir",
     cmd.cwd,
     "--",
-    realProgram(cmd.command),
+    cmd.command,
     ...cmd.args,
   ];
-  return { command: box.bwrap, args, env: { ...cmd.env, TMPDIR: "/tmp" }, cwd: cmd.cwd };
-}
-
-function realProgram(command: string): string {
-  if (!command.startsWith("/tmp/")) return command;
-  try {
-    return realpathSync(command);
-  } catch {
-    return command; // bubblewrap reports a missing program itself
-  }
+  return { command: box.bwrap, args, env: cmd.env, cwd: cmd.cwd };
 }
