@@ -29,6 +29,7 @@ export function describe(ctx: Context, d: DeploymentInfo, stats?: DeploymentStat
       ? ([["headers", d.headers.length ? d.headers.join(", ") : "(none)"]] as [string, string][])
       : []),
     ["sessions", String(d.sessions)],
+    ...(d.restarts ? ([["restarts", `${d.restarts} since it last started`]] as [string, string][]) : []),
     [
       "activity",
       `${d.activity.calls} calls, ${d.activity.errors} errors, ${d.activity.callsPerMinute}/min, last ${ago(d.activity.lastActivity)}`,

@@ -108,6 +108,10 @@ export const DeploymentInfo = z.object({
   state: z.string().describe("observed: pending, installing, starting, running, stopped, crashed, failed"),
   desiredState: z.enum(["running", "stopped"]),
   stateReason: z.string().nullable(),
+  restarts: z
+    .number()
+    .int()
+    .describe("times its servers were restarted after a crash or hang since it last started on this host"),
   url: z.string().describe("the MCP endpoint"),
   upstream: UpstreamInfo,
   env: z

@@ -324,6 +324,7 @@ export class DeploymentManager {
       state: current.state,
       desiredState: current.desiredState,
       stateReason: current.stateReason,
+      restarts: this.live.get(current.id)?.pool.state().restarts ?? 0,
       url: this.endpoint(current.slug),
       upstream: upstreamInfo(current),
       env: names.filter((c) => !c.name.startsWith(HEADER_PREFIX) && !c.name.startsWith(RUNTIME_PREFIX)),

@@ -333,6 +333,9 @@ describe("misbehaving upstreams", () => {
       expect(fresh).not.toBe(pid);
       expect(alive(fresh)).toBe(true);
       expect(text(await a.client.callTool({ name: "echo", arguments: { text: "again" } }))).toBe("again");
+      // The restart is counted where operators look (the API, `catwalk show`, the TUI).
+      const info = (await (await srv.api(`/api/deployments/${dep.id}`)).json()) as { restarts: number };
+      expect(info.restarts).toBe(1);
       for (const c of [a, b]) await c.close();
     } finally {
       if (pid && alive(pid)) process.kill(pid, "SIGKILL");

@@ -203,7 +203,8 @@ function Overview({ dep, width, height, events, keys, act }: TabProps) {
     </Text>
   );
   const runtime = `${dep.runtime} · ${dep.sessionMode} sessions · wants ${dep.desiredState}`;
-  const activity = `${plural(dep.sessions, "session")} · ${plural(a.calls, "call")} · ${plural(a.errors, "error")} · ${a.callsPerMinute}/min · last ${ago(a.lastActivity)}`;
+  const restarts = dep.restarts ? ` · ${plural(dep.restarts, "restart")}` : "";
+  const activity = `${plural(dep.sessions, "session")} · ${plural(a.calls, "call")} · ${plural(a.errors, "error")} · ${a.callsPerMinute}/min · last ${ago(a.lastActivity)}${restarts}`;
   return (
     <Box flexDirection="column" width={width} height={height}>
       {row("Endpoint", dep.url)}
