@@ -21,6 +21,7 @@ import {
   type Deployed,
   deploy,
   initializeBody,
+  modernClient,
   rawPost,
   readMessage,
 } from "../helpers/mcp.ts";
@@ -388,16 +389,7 @@ export function gatewaySuite(kind: UpstreamKind): void {
     });
 
     test("2026-07-28 clients (SDK 2.x) answer sampling and elicitation through input_required rounds", async () => {
-      const transport = new ModernTransport(new URL(isolated.url), {
-        requestInit: { headers: { authorization: `Bearer ${isolated.token}` } },
-      });
-      const client = new ModernClient(
-        { name: "modern-mrtr", version: "2" },
-        {
-          versionNegotiation: { mode: { pin: "2026-07-28" } },
-          capabilities: { sampling: {}, elicitation: {} },
-        },
-      );
+      const { client, connect } = modernClient(isolated, "modern-mrtr", { sampling: {}, elicitation: {} });
       const asked: string[] = [];
       client.setRequestHandler("sampling/createMessage", async (req) => {
         const content = req.params.messages[0]?.content as { text?: string } | undefined;
@@ -412,7 +404,7 @@ export function gatewaySuite(kind: UpstreamKind): void {
         asked.push("elicitation");
         return { action: "accept", content: { name: "Ada Lovelace", check: true, email: "ada@example.com" } };
       });
-      await client.connect(transport);
+      await connect();
       try {
         expect(client.getProtocolEra()).toBe("modern");
         const sampled = text(

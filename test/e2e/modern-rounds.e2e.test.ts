@@ -6,11 +6,7 @@
  * real client completes it on its own.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import {
-  Client as ModernClient,
-  StreamableHTTPClientTransport as ModernTransport,
-} from "@modelcontextprotocol/client";
-import { type Deployed, deploy, rawPost } from "../helpers/mcp.ts";
+import { type Deployed, deploy, modernClient, rawPost } from "../helpers/mcp.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
 import { fixtureSpec } from "../helpers/upstream.ts";
 
@@ -161,16 +157,7 @@ describe("input_required rounds for 2026-07-28 clients", () => {
   });
 
   test("the SDK 2.x client fulfils every round with its own handlers and gets the result", async () => {
-    const transport = new ModernTransport(new URL(dep.url), {
-      requestInit: { headers: { authorization: `Bearer ${dep.token}` } },
-    });
-    const client = new ModernClient(
-      { name: "rounds", version: "2" },
-      {
-        versionNegotiation: { mode: { pin: "2026-07-28" } },
-        capabilities: { sampling: {}, elicitation: {} },
-      },
-    );
+    const { client, connect } = modernClient(dep, "rounds", { sampling: {}, elicitation: {} });
     const asked: string[] = [];
     client.setRequestHandler("elicitation/create", async (req) => {
       const message = (req.params as { message?: string }).message ?? "";
@@ -181,7 +168,7 @@ describe("input_required rounds for 2026-07-28 clients", () => {
       asked.push("sampling");
       return { role: "assistant", model: "m", content: { type: "text", text: "hi there" } };
     });
-    await client.connect(transport);
+    await connect();
     try {
       const result = await client.callTool({ name: "interview", arguments: {} });
       const text = (result.content as { text: string }[])[0]?.text;

@@ -1,3 +1,7 @@
+import {
+  Client as ModernClient,
+  StreamableHTTPClientTransport as ModernTransport,
+} from "@modelcontextprotocol/client";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { TestServer } from "./server.ts";
@@ -97,4 +101,23 @@ export async function readMessage(res: Response): Promise<Record<string, unknown
     return JSON.parse(data[data.length - 1] ?? "{}") as Record<string, unknown>;
   }
   return JSON.parse(text) as Record<string, unknown>;
+}
+
+/**
+ * An SDK 2.x client pinned to protocol 2026-07-28, with the capabilities given; register its
+ * request handlers, then `connect()`.
+ */
+export function modernClient(
+  dep: Pick<Deployed, "url" | "token">,
+  name: string,
+  capabilities: Record<string, unknown> = {},
+): { client: ModernClient; connect(): Promise<void> } {
+  const transport = new ModernTransport(new URL(dep.url), {
+    requestInit: { headers: { authorization: `Bearer ${dep.token}` } },
+  });
+  const client = new ModernClient(
+    { name, version: "2" },
+    { versionNegotiation: { mode: { pin: "2026-07-28" } }, capabilities },
+  );
+  return { client, connect: () => client.connect(transport) };
 }
