@@ -2,6 +2,7 @@ import type { CredentialIssue, CredentialSchema } from "../analysis/credentials.
 import type { Evidence, Manifest } from "../analysis/manifest.ts";
 import type { StepEvent } from "../analysis/pipeline.ts";
 import { ApiError, type Client } from "../client/client.ts";
+import { deleteFlyOrphans, type FlyOrphans, listFlyOrphans } from "../client/fly.ts";
 import {
   type ConnectCode,
   type ConnectedClient,
@@ -171,6 +172,16 @@ export class TuiApi {
 
   async events(query: { deployment?: string; types?: string; limit?: number }): Promise<CatwalkEvent[]> {
     return (await this.client.get<{ events: CatwalkEvent[] }>("/api/events", { query })).events;
+  }
+
+  /** Catwalk's apps on Fly no deployment claims; deletes nothing. */
+  flyOrphans(): Promise<FlyOrphans> {
+    return listFlyOrphans(this.client);
+  }
+
+  /** Deletes the orphaned Fly apps. */
+  deleteFlyOrphans(): Promise<FlyOrphans> {
+    return deleteFlyOrphans(this.client);
   }
 
   oauthClients(id: string): Promise<ConnectedClient[]> {

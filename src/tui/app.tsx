@@ -9,6 +9,7 @@ import { type KeyHandler, type Nav, type Route, ScreenProvider } from "./screen.
 import { Dashboard } from "./screens/Dashboard.tsx";
 import { Detail } from "./screens/Detail.tsx";
 import { Events } from "./screens/Events.tsx";
+import { FlyOrphans } from "./screens/FlyOrphans.tsx";
 import { Help, helpLines } from "./screens/Help.tsx";
 import { Logs } from "./screens/Logs.tsx";
 import { Wizard } from "./screens/Wizard.tsx";
@@ -67,6 +68,8 @@ function title(r: Route): string {
       return r.deployment ? `Events · ${r.deployment.slug}` : "Events";
     case "wizard":
       return "New deployment";
+    case "fly":
+      return "Fly orphans";
   }
 }
 
@@ -82,6 +85,8 @@ function RouteView({ route }: { route: Route }) {
       return <Events deployment={route.deployment} />;
     case "wizard":
       return <Wizard />;
+    case "fly":
+      return <FlyOrphans />;
   }
 }
 

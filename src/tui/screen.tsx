@@ -7,7 +7,8 @@ export type Route =
   | { name: "detail"; id: string; tab?: DetailTab }
   | { name: "logs"; id: string; slug: string }
   | { name: "events"; deployment?: { id: string; slug: string } }
-  | { name: "wizard" };
+  | { name: "wizard" }
+  | { name: "fly" };
 
 export type DetailTab = "overview" | "tokens" | "connect" | "calls" | "clients";
 

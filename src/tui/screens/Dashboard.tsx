@@ -134,6 +134,7 @@ export function Dashboard() {
     else if (k.ch === "t" && current) nav.push({ name: "detail", id: current.id, tab: "tokens" });
     else if (k.ch === "l" && current) nav.push({ name: "logs", id: current.id, slug: current.slug });
     else if (k.ch === "r") res.reload();
+    else if (k.ch === "F") nav.push({ name: "fly" });
     else return false;
     return true;
   });

@@ -21,7 +21,7 @@ export const HELP: [section: string, keys: [key: string, what: string][]][] = [
       ["l", "logs of the selected one"],
       ["t", "tokens of the selected one"],
       ["g G", "first / last"],
-      ["r", "refresh now"],
+      ["r F", "refresh now / Fly orphans"],
     ],
   ],
   [
