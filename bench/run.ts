@@ -2,7 +2,18 @@
  * `bun run bench`: every benchmark in sequence, printing figures and ratios to baselines measured
  * in the same run. Pass names to run a subset: `bun run bench startup fernet`.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fmt, heading, machine } from "./lib/stats.ts";
+
+// Everything the suites write under the temp dir (data dirs, binary copies) goes into one
+// directory of this run, removed at the end; package caches kept between runs stay beside it.
+const shared = tmpdir();
+const runDir = mkdtempSync(join(shared, "catwalk-bench-run-"));
+process.env.CATWALK_TEST_SHARED_TMP ??= shared;
+process.env.TMPDIR = runDir;
+process.on("exit", () => rmSync(runDir, { recursive: true, force: true }));
 
 const suites: Record<string, () => Promise<void>> = {
   startup: async () => (await import("./startup.ts")).run(),

@@ -2,7 +2,7 @@
  * Smoke test of a built binary as a user gets it: copied alone into an empty directory, started
  * with a bare environment. `bun scripts/smoke.ts [dist/catwalk]`; exits non-zero on any failure.
  */
-import { copyFileSync, mkdtempSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -13,8 +13,14 @@ copyFileSync(source, bin);
 Bun.spawnSync(["chmod", "755", bin]);
 const env = { PATH: "/usr/bin:/bin", HOME: dir };
 
+/** The directory holds a copy of the binary (~120 MB): never leave it behind. */
+function cleanUp(): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
 function fail(message: string): never {
   console.error(`smoke: FAIL ${message}`);
+  cleanUp();
   process.exit(1);
 }
 
@@ -57,4 +63,5 @@ try {
   const code = await proc.exited;
   if (code !== 0) fail(`serve exited ${code} after SIGTERM`);
 }
+cleanUp();
 console.log("smoke: OK");
