@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cli } from "../../test/helpers/cli.ts";
-import { completeConsent, type OAuthTestServer, startOAuthTestServer } from "../../test/helpers/oauth.ts";
+import { connectWithCode, type OAuthTestServer, startOAuthTestServer } from "../../test/helpers/oauth.ts";
 
-const REDIRECT = "http://127.0.0.1:9/callback";
 const ALPHA = { id: "dep_01ALPHA0000000000000000000", slug: "alpha", name: "Alpha" };
 
 let srv: OAuthTestServer;
@@ -13,44 +12,6 @@ beforeAll(async () => {
   target = ["--server", srv.url, "--token", srv.token];
 });
 afterAll(() => srv.close());
-
-/** Registers a client and approves it with a code from `catwalk connect-code`; returns its client id. */
-async function connectWithCode(code: string): Promise<string> {
-  const reg = (await (
-    await fetch(`${srv.url}/register`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        redirect_uris: [REDIRECT],
-        token_endpoint_auth_method: "none",
-        client_name: "CLI test",
-      }),
-    })
-  ).json()) as { client_id: string };
-  const callback = await completeConsent(
-    `${srv.url}/authorize?${new URLSearchParams({
-      response_type: "code",
-      client_id: reg.client_id,
-      redirect_uri: REDIRECT,
-      code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-      code_challenge_method: "S256",
-    })}`,
-    { credential: code },
-  );
-  const token = await fetch(`${srv.url}/token`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({
-      grant_type: "authorization_code",
-      code: callback.searchParams.get("code") as string,
-      redirect_uri: REDIRECT,
-      code_verifier: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
-      client_id: reg.client_id,
-    }),
-  });
-  expect(token.status).toBe(200);
-  return reg.client_id;
-}
 
 describe("catwalk connect-code and clients", () => {
   test("connect-code prints a one-time code on stdout and the MCP URL on stderr", async () => {
@@ -67,7 +28,7 @@ describe("catwalk connect-code and clients", () => {
 
   test("clients ls shows the connected client; revoke removes it; a second revoke exits 3", async () => {
     const code = (await cli(["connect-code", "alpha", ...target])).out;
-    const clientId = await connectWithCode(code);
+    const clientId = await connectWithCode(srv.url, code, "CLI test");
     const ls = await cli(["clients", "ls", "alpha", ...target]);
     expect(ls.code).toBe(0);
     expect(ls.out).toContain("CLIENT ID");

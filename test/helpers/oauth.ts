@@ -166,6 +166,50 @@ export async function completeConsent(authorizationUrl: string | URL, input: Con
   throw new Error(`consent was not accepted (${done.page.status}): ${textOf(done.page.html)}`);
 }
 
+const TEST_REDIRECT = "http://127.0.0.1:9/callback";
+
+/**
+ * What a connector does with a connect code: registers a public client (DCR), approves it on the
+ * consent page with the code, and redeems the authorization code with PKCE. Returns the client id.
+ */
+export async function connectWithCode(baseUrl: string, code: string, clientName: string): Promise<string> {
+  const reg = (await (
+    await fetch(`${baseUrl}/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        redirect_uris: [TEST_REDIRECT],
+        token_endpoint_auth_method: "none",
+        client_name: clientName,
+      }),
+    })
+  ).json()) as { client_id: string };
+  const callback = await completeConsent(
+    `${baseUrl}/authorize?${new URLSearchParams({
+      response_type: "code",
+      client_id: reg.client_id,
+      redirect_uri: TEST_REDIRECT,
+      code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+      code_challenge_method: "S256",
+    })}`,
+    { credential: code },
+  );
+  const token = await fetch(`${baseUrl}/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "authorization_code",
+      code: callback.searchParams.get("code") as string,
+      redirect_uri: TEST_REDIRECT,
+      code_verifier: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+      client_id: reg.client_id,
+    }),
+  });
+  if (token.status !== 200)
+    throw new Error(`the token endpoint answered ${token.status}: ${await token.text()}`);
+  return reg.client_id;
+}
+
 /** The visible error of a consent page, for assertion messages. */
 export function textOf(html: string): string {
   const error = /<p class="error"[^>]*>([^<]*)<\/p>/.exec(html)?.[1];

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { startFakeRemote } from "../../../test/helpers/fake-remote.ts";
 import { connectLegacy, type Deployed, deploy, initializeBody, rawPost } from "../../../test/helpers/mcp.ts";
-import { completeConsent } from "../../../test/helpers/oauth.ts";
+import { connectWithCode } from "../../../test/helpers/oauth.ts";
 import { until } from "../../../test/helpers/proc.ts";
 import { startTestServer, type TestServer } from "../../../test/helpers/server.ts";
 import { apiFor, fixtureCommand, type Rendered, renderApp } from "../../../test/helpers/tui.tsx";
@@ -231,7 +231,7 @@ describe("deployment detail", () => {
     const f = await ui.waitFor(/Connect code [0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}/);
     expect(f.replace(/\s+/g, "")).toContain(echo.url);
     const code = /[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}/.exec(f)?.[0] as string;
-    await approveClient(code, "TUI test client");
+    await connectWithCode(srv.url, code, "TUI test client");
     await ui.press("enter");
     await ui.waitFor(/TUI test client\s+dcr\s+127\.0\.0\.1:9/);
     await ui.press("x");
@@ -257,42 +257,3 @@ describe("deployment detail", () => {
     expect((await srv.api(`/api/deployments/${doomed.id}`)).status).toBe(404);
   });
 });
-
-const REDIRECT = "http://127.0.0.1:9/callback";
-
-/** Registers an OAuth client and approves it for the deployment with a connect code. */
-async function approveClient(code: string, name: string): Promise<void> {
-  const reg = (await (
-    await fetch(`${srv.url}/register`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        redirect_uris: [REDIRECT],
-        token_endpoint_auth_method: "none",
-        client_name: name,
-      }),
-    })
-  ).json()) as { client_id: string };
-  const callback = await completeConsent(
-    `${srv.url}/authorize?${new URLSearchParams({
-      response_type: "code",
-      client_id: reg.client_id,
-      redirect_uri: REDIRECT,
-      code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-      code_challenge_method: "S256",
-    })}`,
-    { credential: code },
-  );
-  const token = await fetch(`${srv.url}/token`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({
-      grant_type: "authorization_code",
-      code: callback.searchParams.get("code") as string,
-      redirect_uri: REDIRECT,
-      code_verifier: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
-      client_id: reg.client_id,
-    }),
-  });
-  expect(token.status).toBe(200);
-}
