@@ -1,11 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, setSystemTime, test } from "bun:test";
-import { auth, type OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
-import type { OAuthClientInformationMixed, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
+import { auth } from "@modelcontextprotocol/sdk/client/auth.js";
+import type { OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import { eq } from "drizzle-orm";
 import * as o from "oauth4webapi";
 import {
   completeConsent,
   MemoryDirectory,
+  MemoryOAuthProvider,
   type OAuthTestServer,
   openConsent,
   startOAuthTestServer,
@@ -343,40 +344,11 @@ describe("authorization code flow (oauth4webapi as the client)", () => {
   });
 
   test("the MCP SDK client's OAuth support completes discovery, registration, PKCE, tokens and refresh", async () => {
-    class Provider implements OAuthClientProvider {
-      info: OAuthClientInformationMixed | undefined;
-      saved: OAuthTokens | undefined;
-      verifier = "";
-      url: URL | undefined;
-      readonly redirectUrl = REDIRECT;
-      readonly clientMetadata = {
-        redirect_uris: [REDIRECT],
-        client_name: "MCP SDK",
-        grant_types: ["authorization_code", "refresh_token"],
-        response_types: ["code"],
-        token_endpoint_auth_method: "none",
-      };
-      clientInformation = () => this.info;
-      saveClientInformation = (i: OAuthClientInformationMixed) => {
-        this.info = i;
-      };
-      tokens = () => this.saved;
-      saveTokens = (t: OAuthTokens) => {
-        this.saved = t;
-      };
-      redirectToAuthorization = (u: URL) => {
-        this.url = u;
-      };
-      saveCodeVerifier = (v: string) => {
-        this.verifier = v;
-      };
-      codeVerifier = () => this.verifier;
-    }
-    const provider = new Provider();
+    const provider = new MemoryOAuthProvider("MCP SDK");
     const serverUrl = resourceOf(srv, "alpha");
     expect(await auth(provider, { serverUrl })).toBe("REDIRECT");
-    expect(provider.url?.searchParams.get("resource")).toBe(serverUrl);
-    const callback = await completeConsent(provider.url as URL, { credential: srv.token });
+    expect(provider.authorizationUrl?.searchParams.get("resource")).toBe(serverUrl);
+    const callback = await completeConsent(provider.authorizationUrl as URL, { credential: srv.token });
     const code = callback.searchParams.get("code") as string;
     expect(await auth(provider, { serverUrl, authorizationCode: code })).toBe("AUTHORIZED");
     const first = provider.saved as OAuthTokens;

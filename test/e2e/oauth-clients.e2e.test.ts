@@ -7,14 +7,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
-import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { OAuthClientInformationMixed, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
+import type { OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import { freePort } from "../helpers/everything.ts";
 import { type Deployed, deploy, initializeBody, rawPost } from "../helpers/mcp.ts";
-import { completeConsent } from "../helpers/oauth.ts";
+import { completeConsent, MemoryOAuthProvider } from "../helpers/oauth.ts";
 import { startTestServer, type TestServer, tempDir } from "../helpers/server.ts";
 import { fixtureSpec } from "../helpers/upstream.ts";
 
@@ -34,36 +33,6 @@ beforeAll(async () => {
   endpoint = alpha.url;
 }, 60_000);
 afterAll(() => srv.close());
-
-class Provider implements OAuthClientProvider {
-  info: OAuthClientInformationMixed | undefined;
-  saved: OAuthTokens | undefined;
-  verifier = "";
-  authorizationUrl: URL | undefined;
-  readonly redirectUrl = "http://127.0.0.1:9/callback";
-  readonly clientMetadata = {
-    redirect_uris: ["http://127.0.0.1:9/callback"],
-    client_name: "MCP SDK transport",
-    grant_types: ["authorization_code", "refresh_token"],
-    response_types: ["code"],
-    token_endpoint_auth_method: "none",
-  };
-  clientInformation = () => this.info;
-  saveClientInformation = (i: OAuthClientInformationMixed) => {
-    this.info = i;
-  };
-  tokens = () => this.saved;
-  saveTokens = (t: OAuthTokens) => {
-    this.saved = t;
-  };
-  redirectToAuthorization = (u: URL) => {
-    this.authorizationUrl = u;
-  };
-  saveCodeVerifier = (v: string) => {
-    this.verifier = v;
-  };
-  codeVerifier = () => this.verifier;
-}
 
 describe("the gateway as an OAuth protected resource", () => {
   test("a request without a token gets 401 with resource_metadata, served in both well-known forms", async () => {
@@ -92,7 +61,7 @@ describe("the gateway as an OAuth protected resource", () => {
 
 describe("real MCP clients connect through OAuth", () => {
   test("the MCP SDK transport: 401, discovery, registration, consent, token, then tools", async () => {
-    const provider = new Provider();
+    const provider = new MemoryOAuthProvider("MCP SDK transport");
     const first = new Client({ name: "sdk-e2e", version: "1.0.0" });
     await expect(
       first.connect(new StreamableHTTPClientTransport(new URL(endpoint), { authProvider: provider })),

@@ -1,3 +1,5 @@
+import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
+import type { OAuthClientInformationMixed, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import { oauthFor } from "../../src/oauth/instance.ts";
 import type {
   DeploymentDirectory,
@@ -167,6 +169,46 @@ export async function completeConsent(authorizationUrl: string | URL, input: Con
 }
 
 const TEST_REDIRECT = "http://127.0.0.1:9/callback";
+
+/**
+ * The MCP SDK's `OAuthClientProvider` kept in memory, as a client app would persist it: the
+ * registration, the tokens, the PKCE verifier, and the authorization URL it was sent to (a
+ * test then drives the consent page over HTTP).
+ */
+export class MemoryOAuthProvider implements OAuthClientProvider {
+  info: OAuthClientInformationMixed | undefined;
+  saved: OAuthTokens | undefined;
+  verifier = "";
+  authorizationUrl: URL | undefined;
+  readonly redirectUrl = TEST_REDIRECT;
+  readonly clientMetadata;
+
+  constructor(clientName: string) {
+    this.clientMetadata = {
+      redirect_uris: [TEST_REDIRECT],
+      client_name: clientName,
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+      token_endpoint_auth_method: "none",
+    };
+  }
+
+  clientInformation = () => this.info;
+  saveClientInformation = (i: OAuthClientInformationMixed) => {
+    this.info = i;
+  };
+  tokens = () => this.saved;
+  saveTokens = (t: OAuthTokens) => {
+    this.saved = t;
+  };
+  redirectToAuthorization = (u: URL) => {
+    this.authorizationUrl = u;
+  };
+  saveCodeVerifier = (v: string) => {
+    this.verifier = v;
+  };
+  codeVerifier = () => this.verifier;
+}
 
 /**
  * What a connector does with a connect code: registers a public client (DCR), approves it on the
