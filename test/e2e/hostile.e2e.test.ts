@@ -110,6 +110,16 @@ afterAll(async () => {
   nowhere.stop();
 });
 
+/** Text that is not a JSON document. */
+const notJson = fc.string({ minLength: 1 }).filter((s) => {
+  try {
+    JSON.parse(s);
+    return false;
+  } catch {
+    return true;
+  }
+});
+
 describe("API bodies", () => {
   const createLike = fc.record(
     {
@@ -166,21 +176,11 @@ describe("API bodies", () => {
 
   test("bytes that are not JSON are 400 malformed_body", async () => {
     await fc.assert(
-      fc.asyncProperty(
-        fc.string({ minLength: 1 }).filter((s) => {
-          try {
-            JSON.parse(s);
-            return false;
-          } catch {
-            return true;
-          }
-        }),
-        async (text) => {
-          const res = await postJson(api, "/api/deployments", text);
-          expect(res.status).toBe(400);
-          expect(((await res.json()) as { error: { code: string } }).error.code).toBe("malformed_body");
-        },
-      ),
+      fc.asyncProperty(notJson, async (text) => {
+        const res = await postJson(api, "/api/deployments", text);
+        expect(res.status).toBe(400);
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe("malformed_body");
+      }),
       { numRuns: 100 },
     );
   });
@@ -433,21 +433,11 @@ describe("JSON-RPC framing on /mcp", () => {
 
   test("bytes that are not JSON are a -32700 parse error", async () => {
     await fc.assert(
-      fc.asyncProperty(
-        fc.string({ minLength: 1 }).filter((s) => {
-          try {
-            JSON.parse(s);
-            return false;
-          } catch {
-            return true;
-          }
-        }),
-        async (text) => {
-          const res = await rawPost(dep.url, text, { authorization: `Bearer ${dep.token}` });
-          expect(res.status).toBe(400);
-          expect(((await res.json()) as { error: { code: number } }).error.code).toBe(-32700);
-        },
-      ),
+      fc.asyncProperty(notJson, async (text) => {
+        const res = await rawPost(dep.url, text, { authorization: `Bearer ${dep.token}` });
+        expect(res.status).toBe(400);
+        expect(((await res.json()) as { error: { code: number } }).error.code).toBe(-32700);
+      }),
       { numRuns: 100 },
     );
   });
