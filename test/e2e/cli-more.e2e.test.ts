@@ -4,6 +4,7 @@
  * wire-faithful fakes for GitHub, npm and the MCP registry.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { ACME_SEARCH } from "../fakes/mcp-registry.ts";
 import { type AnalysisEnv, startAnalysisEnv } from "../helpers/analysis-env.ts";
 import { cli } from "../helpers/cli.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
@@ -20,23 +21,7 @@ beforeAll(async () => {
     version: "1.0.0",
     remotes: [{ type: "streamable-http", url: "https://weather.acme.example/mcp" }],
   });
-  fakes.registry.add({
-    name: "io.github.acme/search",
-    description: "Web and news search through the Acme Search API",
-    version: "2.1.0",
-    repository: { url: "https://github.com/acme/search-mcp", source: "github" },
-    packages: [
-      {
-        registryType: "npm",
-        identifier: "@acme/search-mcp",
-        version: "2.1.0",
-        transport: { type: "stdio" },
-        environmentVariables: [
-          { name: "ACME_SEARCH_API_KEY", isRequired: true, isSecret: true, description: "API key" },
-        ],
-      },
-    ],
-  });
+  fakes.registry.add(ACME_SEARCH);
   srv = await startTestServer({ env: fakes.env() });
   env = { CATWALK_SERVER: srv.url, CATWALK_TOKEN: srv.token };
 }, 60_000);

@@ -10,6 +10,25 @@ import { type Fake, json, startFake } from "./http.ts";
  */
 export type ServerDoc = { name: string; version: string; description: string } & Record<string, unknown>;
 
+/** An official-registry entry of an npm server with one required secret, shared by tests. */
+export const ACME_SEARCH: ServerDoc = {
+  name: "io.github.acme/search",
+  description: "Web and news search through the Acme Search API",
+  version: "2.1.0",
+  repository: { url: "https://github.com/acme/search-mcp", source: "github" },
+  packages: [
+    {
+      registryType: "npm",
+      identifier: "@acme/search-mcp",
+      version: "2.1.0",
+      transport: { type: "stdio" },
+      environmentVariables: [
+        { name: "ACME_SEARCH_API_KEY", isRequired: true, isSecret: true, description: "API key" },
+      ],
+    },
+  ],
+};
+
 export interface FakeMcpRegistry extends Fake {
   add(server: ServerDoc, status?: "active" | "deprecated" | "deleted"): void;
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { ACME_SEARCH } from "../../../test/fakes/mcp-registry.ts";
 import { type AnalysisEnv, startAnalysisEnv } from "../../../test/helpers/analysis-env.ts";
 import { cli } from "../../../test/helpers/cli.ts";
 import { EVERYTHING_VERSION, everythingPackage } from "../../../test/helpers/everything.ts";
@@ -48,23 +49,7 @@ beforeAll(async () => {
   });
   // A stand-in for the dependency, so that installing the package resolves it without the network.
   env.npm.add({ name: "@modelcontextprotocol/sdk", versions: [{ version: "1.30.0" }] });
-  env.registry.add({
-    name: "io.github.acme/search",
-    description: "Web and news search through the Acme Search API",
-    version: "2.1.0",
-    repository: { url: "https://github.com/acme/search-mcp", source: "github" },
-    packages: [
-      {
-        registryType: "npm",
-        identifier: "@acme/search-mcp",
-        version: "2.1.0",
-        transport: { type: "stdio" },
-        environmentVariables: [
-          { name: "ACME_SEARCH_API_KEY", isRequired: true, isSecret: true, description: "API key" },
-        ],
-      },
-    ],
-  });
+  env.registry.add(ACME_SEARCH);
   env.registry.add({
     name: "io.github.acme/weather",
     description: "Weather forecasts",
