@@ -150,20 +150,14 @@ export function fromPyproject(file: RepoFile): Partial<Facts> {
   }
   const p = doc.project ?? {};
   const poetry = doc.tool?.poetry ?? {};
-  const name =
-    typeof p.name === "string" ? p.name : typeof poetry.name === "string" ? poetry.name : undefined;
-  const version =
-    typeof p.version === "string"
-      ? p.version
-      : typeof poetry.version === "string"
-        ? poetry.version
-        : undefined;
-  const description =
-    typeof p.description === "string"
-      ? p.description
-      : typeof poetry.description === "string"
-        ? poetry.description
-        : undefined;
+  // PEP 621 [project] first, Poetry's [tool.poetry] for older projects.
+  const text = (key: "name" | "version" | "description"): string | undefined => {
+    const value = typeof p[key] === "string" ? p[key] : poetry[key];
+    return typeof value === "string" ? value : undefined;
+  };
+  const name = text("name");
+  const version = text("version");
+  const description = text("description");
   const deps = [
     ...(Array.isArray(p.dependencies) ? p.dependencies.map(String).map(depName) : []),
     ...(poetry.dependencies && typeof poetry.dependencies === "object"
