@@ -1,15 +1,7 @@
+import type { ConnectedClient } from "../oauth/oauth.ts";
 import type { Client } from "./client.ts";
 
-/** An OAuth client connected to a deployment, as the admin API lists it. */
-export interface ConnectedClient {
-  clientId: string;
-  clientName: string | null;
-  kind: "dcr" | "cimd";
-  redirectHosts: string[];
-  createdAt: string;
-  lastUsedAt: string | null;
-  activeGrants: number;
-}
+export type { ConnectedClient };
 
 export interface ConnectCode {
   code: string;

@@ -104,6 +104,7 @@ export interface TokenResponse {
   scope: string;
 }
 
+/** An OAuth client connected to a deployment, as the admin API lists it. */
 export interface ConnectedClient {
   clientId: string;
   clientName: string | null;
