@@ -1,9 +1,27 @@
 import { Box, Text, useStdout } from "ink";
+import type { ReactNode } from "react";
 import { copyToClipboard } from "../clipboard.ts";
 import { truncate } from "../format.ts";
 import type { Keypress } from "../keys.ts";
 import { useColor } from "../theme.tsx";
 import { Spinner } from "./Spinner.tsx";
+
+/** The yellow frame of something the operator must act on now (a secret, a connect code). */
+export function NoticeFrame({ width, children }: { width: number; children: ReactNode }) {
+  const color = useColor();
+  return (
+    <Box
+      flexDirection="column"
+      borderStyle="round"
+      borderColor={color("yellow")}
+      paddingX={1}
+      width={width}
+      flexShrink={0}
+    >
+      {children}
+    </Box>
+  );
+}
 
 /**
  * A secret shown exactly once (a new access token): framed, with what to do now. The caller keeps
@@ -22,14 +40,7 @@ export function SecretNotice({
 }) {
   const color = useColor();
   return (
-    <Box
-      flexDirection="column"
-      borderStyle="round"
-      borderColor={color("yellow")}
-      paddingX={1}
-      width={width}
-      flexShrink={0}
-    >
+    <NoticeFrame width={width}>
       <Text bold color={color("yellow")} wrap="truncate">
         {truncate(`${title} — shown only once`, width - 4)}
       </Text>
@@ -37,7 +48,7 @@ export function SecretNotice({
       <Text dimColor wrap="wrap">
         Copy it now: it is never shown again. y copies it to your clipboard (OSC 52); {keysText}.
       </Text>
-    </Box>
+    </NoticeFrame>
   );
 }
 

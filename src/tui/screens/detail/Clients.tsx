@@ -2,6 +2,7 @@ import { Box, Text } from "ink";
 import { useState } from "react";
 import type { ConnectCode, ConnectedClient } from "../../api.ts";
 import { Footer } from "../../components/Footer.tsx";
+import { NoticeFrame } from "../../components/Notice.tsx";
 import { type Column, Table } from "../../components/Table.tsx";
 import { ago } from "../../format.ts";
 import { useApi, useResource } from "../../hooks.tsx";
@@ -23,14 +24,7 @@ function CodeNotice({ code, width }: { code: ConnectCode; width: number }) {
   const color = useColor();
   const minutes = Math.max(1, Math.round((Date.parse(code.expiresAt) - Date.now()) / 60_000));
   return (
-    <Box
-      flexDirection="column"
-      borderStyle="round"
-      borderColor={color("yellow")}
-      paddingX={1}
-      width={width}
-      flexShrink={0}
-    >
+    <NoticeFrame width={width}>
       <Text wrap="truncate">
         <Text bold color={color("yellow")}>
           Connect code {code.code}
@@ -41,7 +35,7 @@ function CodeNotice({ code, width }: { code: ConnectCode; width: number }) {
         In Claude: Settings → Connectors → Add custom connector, URL {code.resource}; on the consent page type
         this code. enter or esc dismisses.
       </Text>
-    </Box>
+    </NoticeFrame>
   );
 }
 
