@@ -12,13 +12,11 @@ import { cli } from "../helpers/cli.ts";
 import { connectLegacy, deploy } from "../helpers/mcp.ts";
 import { type ServerProcess, startServerProcess } from "../helpers/process-server.ts";
 import { startTestServer, tempDir } from "../helpers/server.ts";
-import { fixtureSpec } from "../helpers/upstream.ts";
+import { fixtureArgv } from "../helpers/upstream.ts";
 
 const ALLOW = { CATWALK_LOCAL_ALLOW_COMMANDS: "true" };
 const argv = (name: string) => {
-  const spec = fixtureSpec(name);
-  if (spec.kind !== "command") throw new Error("fixture");
-  return [spec.command, ...spec.args];
+  return fixtureArgv(name);
 };
 const text = (r: unknown) => ((r as { content: { text: string }[] }).content[0] as { text: string }).text;
 

@@ -10,7 +10,7 @@ import { connectLegacy, type Deployed, deploy, rawPost, readMessage } from "../h
 import { alive, childrenOf, until } from "../helpers/proc.ts";
 import { type ServerProcess, startServerProcess } from "../helpers/process-server.ts";
 import { tempDir } from "../helpers/server.ts";
-import { fixtureSpec } from "../helpers/upstream.ts";
+import { fixtureArgv } from "../helpers/upstream.ts";
 
 // The log lines these tests count are info-level JSON.
 const ENV = { CATWALK_LOCAL_ALLOW_COMMANDS: "true", CATWALK_LOG_LEVEL: "info", CATWALK_LOG_FORMAT: "json" };
@@ -36,9 +36,7 @@ describe("server killed with SIGKILL under load", () => {
   test("restarts with every deployment, token and credential; old sessions get 404 and clients re-initialize", async () => {
     const dataDir = tempDir("catwalk-kill9-");
     const port = freePort();
-    const spec = fixtureSpec("echo-server.ts");
-    if (spec.kind !== "command") throw new Error("fixture spec");
-    const command = [spec.command, ...spec.args];
+    const command = fixtureArgv("echo-server.ts");
     let srv = await startServerProcess({ dataDir, port, env: ENV });
     try {
       const deps: (Deployed & { secret: string })[] = [];
@@ -48,10 +46,9 @@ describe("server killed with SIGKILL under load", () => {
         deps.push({ ...dep, secret });
       }
       // A server that ignores stdin EOF (and has a grandchild): it would outlive the killed server.
-      const stubborn = fixtureSpec("grandchild-server.ts");
-      if (stubborn.kind !== "command") throw new Error("fixture spec");
+      const stubborn = fixtureArgv("grandchild-server.ts");
       const sticky = await deploy(srv, {
-        command: [stubborn.command, ...stubborn.args],
+        command: stubborn,
         name: "stubborn",
         sessionMode: "shared",
       });

@@ -10,16 +10,14 @@ import { createClient } from "@libsql/client";
 import { connectLegacy, deploy } from "../helpers/mcp.ts";
 import { startServerProcess } from "../helpers/process-server.ts";
 import { tempDir } from "../helpers/server.ts";
-import { fixtureSpec } from "../helpers/upstream.ts";
+import { fixtureArgv } from "../helpers/upstream.ts";
 
 // The log lines these tests count are info-level JSON.
 const ENV = { CATWALK_LOCAL_ALLOW_COMMANDS: "true", CATWALK_LOG_LEVEL: "info", CATWALK_LOG_FORMAT: "json" };
 const text = (r: unknown) => (r as { content: { text: string }[] }).content[0]?.text;
 
 function echoCommand(): string[] {
-  const spec = fixtureSpec("echo-server.ts");
-  if (spec.kind !== "command") throw new Error("fixture spec");
-  return [spec.command, ...spec.args];
+  return fixtureArgv("echo-server.ts");
 }
 
 function createToken(api: (path: string, init?: RequestInit) => Promise<Response>, id: string, name: string) {

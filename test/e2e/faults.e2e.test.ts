@@ -15,15 +15,13 @@ import {
 } from "../helpers/mcp.ts";
 import { alive, processesMatching, until } from "../helpers/proc.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { fixtureSpec } from "../helpers/upstream.ts";
+import { fixtureArgv } from "../helpers/upstream.ts";
 
 const ALLOW = { CATWALK_LOCAL_ALLOW_COMMANDS: "true" };
 const text = (r: unknown) => (r as { content: { text: string }[] }).content[0]?.text ?? "";
 
 function echoCommand(...extra: string[]): string[] {
-  const spec = fixtureSpec("echo-server.ts", ...extra);
-  if (spec.kind !== "command") throw new Error("fixture spec");
-  return [spec.command, ...spec.args];
+  return fixtureArgv("echo-server.ts", ...extra);
 }
 
 async function sessionsOf(srv: TestServer, id: string): Promise<number> {
@@ -421,11 +419,10 @@ describe("misbehaving upstreams", () => {
   test("an upstream flooding stdout with garbage: every answer is right and the skipped lines are noted at a bounded rate", async () => {
     const srv = await startTestServer({ env: ALLOW });
     try {
-      const spec = fixtureSpec("noisy-server.ts");
-      if (spec.kind !== "command") throw new Error("fixture spec");
+      const argv = fixtureArgv("noisy-server.ts");
       const start = Date.now();
       const dep = await deploy(srv, {
-        command: [spec.command, ...spec.args],
+        command: argv,
         name: "noisy",
         sessionMode: "shared",
       });
@@ -451,9 +448,8 @@ describe("misbehaving upstreams", () => {
   test("an upstream writing one endless stdout line is killed at the line cap, and clients get a 503 saying so", async () => {
     const srv = await startTestServer({ env: ALLOW });
     try {
-      const spec = fixtureSpec("flood-server.ts");
-      if (spec.kind !== "command") throw new Error("fixture spec");
-      const dep = await create(srv, { command: [spec.command, ...spec.args], name: "flood" });
+      const argv = fixtureArgv("flood-server.ts");
+      const dep = await create(srv, { command: argv, name: "flood" });
       const healthy = await deploy(srv, { command: echoCommand(), name: "healthy" });
       const cap = "wrote a stdout line longer than 33554432 bytes without a newline; killed";
       await until(
@@ -478,9 +474,8 @@ describe("misbehaving upstreams", () => {
   test("an upstream that never answers initialize: clients get a 503 naming the handshake timeout, and no process is left running", async () => {
     const srv = await startTestServer({ env: { ...ALLOW, CATWALK_LOCAL_START_TIMEOUT_MS: "500" } });
     try {
-      const spec = fixtureSpec("silent-server.ts");
-      if (spec.kind !== "command") throw new Error("fixture spec");
-      const dep = await create(srv, { command: [spec.command, ...spec.args], name: "silent" });
+      const argv = fixtureArgv("silent-server.ts");
+      const dep = await create(srv, { command: argv, name: "silent" });
       const reason = "did not answer initialize within 500 ms";
       await until(
         async () => (await stateOf(srv, dep.id)).stateReason?.includes(reason) ?? false,

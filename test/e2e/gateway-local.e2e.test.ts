@@ -3,7 +3,7 @@ import { EVERYTHING_BIN } from "../helpers/everything.ts";
 import { connectLegacy, deploy, rawPost } from "../helpers/mcp.ts";
 import { alive, childrenOf } from "../helpers/proc.ts";
 import { startTestServer } from "../helpers/server.ts";
-import { fixtureSpec } from "../helpers/upstream.ts";
+import { fixtureArgv } from "../helpers/upstream.ts";
 import { gatewaySuite } from "./gateway-suite.ts";
 
 const ALLOW = { CATWALK_LOCAL_ALLOW_COMMANDS: "true" };
@@ -25,9 +25,8 @@ describe("gateway over local children", () => {
   test("a child killed mid-session: the call gets a clean error, the session ends, the next session works", async () => {
     const srv = await startTestServer({ env: ALLOW });
     try {
-      const spec = fixtureSpec("echo-server.ts");
-      if (spec.kind !== "command") throw new Error("fixture spec");
-      const dep = await deploy(srv, { command: [spec.command, ...spec.args], name: "victim" });
+      const argv = fixtureArgv("echo-server.ts");
+      const dep = await deploy(srv, { command: argv, name: "victim" });
       const c = await connectLegacy(dep);
       const pidText = (await c.client.callTool({ name: "pid", arguments: {} })).content as { text: string }[];
       const pid = Number(pidText[0]?.text);
@@ -59,11 +58,10 @@ describe("gateway over local children", () => {
 
   test("no child process outlives the server", async () => {
     const srv = await startTestServer({ env: ALLOW });
-    const spec = fixtureSpec("grandchild-server.ts");
-    if (spec.kind !== "command") throw new Error("fixture spec");
-    const iso = await deploy(srv, { command: [spec.command, ...spec.args], name: "iso" });
+    const argv = fixtureArgv("grandchild-server.ts");
+    const iso = await deploy(srv, { command: argv, name: "iso" });
     const shared = await deploy(srv, {
-      command: [spec.command, ...spec.args],
+      command: argv,
       name: "shared",
       sessionMode: "shared",
     });
@@ -90,9 +88,8 @@ describe("gateway over local children", () => {
   test("a new session is served by the pre-spawned warm child, not a cold start", async () => {
     const srv = await startTestServer({ env: ALLOW });
     try {
-      const spec = fixtureSpec("echo-server.ts");
-      if (spec.kind !== "command") throw new Error("fixture spec");
-      const dep = await deploy(srv, { command: [spec.command, ...spec.args], name: "warm" });
+      const argv = fixtureArgv("echo-server.ts");
+      const dep = await deploy(srv, { command: argv, name: "warm" });
       await pidOf(dep); // takes the first warm child; the pool pre-spawns a replacement
       await Bun.sleep(500); // let the replacement finish its handshake
       const before = childrenOf(process.pid);

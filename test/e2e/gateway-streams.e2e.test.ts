@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readSse, type SseEvent } from "../../src/client/sse.ts";
 import { connectLegacy, type Deployed, deploy, initializeBody, rawPost } from "../helpers/mcp.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { fixtureSpec } from "../helpers/upstream.ts";
+import { fixtureArgv } from "../helpers/upstream.ts";
 
 let srv: TestServer;
 let dep: Deployed;
@@ -16,9 +16,8 @@ beforeAll(async () => {
   srv = await startTestServer({
     env: { CATWALK_LOCAL_ALLOW_COMMANDS: "true", CATWALK_GATEWAY_REQUEST_TIMEOUT_MS: "700" },
   });
-  const spec = fixtureSpec("echo-server.ts");
-  if (spec.kind !== "command") throw new Error("fixture");
-  dep = await deploy(srv, { command: [spec.command, ...spec.args], name: "streams" });
+  const argv = fixtureArgv("echo-server.ts");
+  dep = await deploy(srv, { command: argv, name: "streams" });
 }, 60_000);
 afterAll(() => srv.close());
 

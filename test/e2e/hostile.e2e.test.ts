@@ -18,7 +18,7 @@ import {
   readMessage,
 } from "../helpers/mcp.ts";
 import { startTestServer, type TestServer, tempDir } from "../helpers/server.ts";
-import { fixtureSpec } from "../helpers/upstream.ts";
+import { fixtureArgv } from "../helpers/upstream.ts";
 
 /** Shell syntax, traversal, option injection and control characters. */
 const HOSTILE = [
@@ -296,10 +296,9 @@ describe("shell syntax in a command deployment's arguments and credentials", () 
     const canary = join(tempDir("catwalk-canary-"), "pwned");
     const payload = `$(touch ${canary}); \`touch ${canary}\` | touch ${canary} && echo "'x'" > ${canary}`;
     try {
-      const spec = fixtureSpec("echo-server.ts", payload);
-      if (spec.kind !== "command") throw new Error("fixture spec");
+      const argv = fixtureArgv("echo-server.ts", payload);
       const meta = await deploy(srv, {
-        command: [spec.command, ...spec.args],
+        command: argv,
         name: "meta",
         env: { PAYLOAD: payload },
       });

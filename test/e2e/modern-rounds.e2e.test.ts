@@ -8,16 +8,15 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type Deployed, deploy, modernClient, rawPost } from "../helpers/mcp.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { fixtureSpec } from "../helpers/upstream.ts";
+import { fixtureArgv } from "../helpers/upstream.ts";
 
 let srv: TestServer;
 let dep: Deployed;
 
 beforeAll(async () => {
   srv = await startTestServer({ env: { CATWALK_LOCAL_ALLOW_COMMANDS: "true" } });
-  const spec = fixtureSpec("echo-server.ts");
-  if (spec.kind !== "command") throw new Error("fixture spec");
-  dep = await deploy(srv, { command: [spec.command, ...spec.args], name: "interview" });
+  const argv = fixtureArgv("echo-server.ts");
+  dep = await deploy(srv, { command: argv, name: "interview" });
 }, 60_000);
 afterAll(() => srv.close());
 

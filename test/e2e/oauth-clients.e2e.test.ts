@@ -15,7 +15,7 @@ import { freePort } from "../helpers/everything.ts";
 import { type Deployed, deploy, initializeBody, rawPost } from "../helpers/mcp.ts";
 import { completeConsent, MemoryOAuthProvider } from "../helpers/oauth.ts";
 import { startTestServer, type TestServer, tempDir } from "../helpers/server.ts";
-import { fixtureSpec } from "../helpers/upstream.ts";
+import { fixtureArgv } from "../helpers/upstream.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 
@@ -26,10 +26,9 @@ let endpoint: string;
 
 beforeAll(async () => {
   srv = await startTestServer({ env: { CATWALK_LOCAL_ALLOW_COMMANDS: "true" } });
-  const spec = fixtureSpec("echo-server.ts");
-  if (spec.kind !== "command") throw new Error("fixture");
-  alpha = await deploy(srv, { command: [spec.command, ...spec.args], name: "alpha" });
-  beta = await deploy(srv, { command: [spec.command, ...spec.args], name: "beta" });
+  const argv = fixtureArgv("echo-server.ts");
+  alpha = await deploy(srv, { command: argv, name: "alpha" });
+  beta = await deploy(srv, { command: argv, name: "beta" });
   endpoint = alpha.url;
 }, 60_000);
 afterAll(() => srv.close());

@@ -7,16 +7,14 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { connectLegacy, type Deployed, deploy, initializeBody, rawPost } from "../helpers/mcp.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { fixtureSpec } from "../helpers/upstream.ts";
+import { fixtureArgv } from "../helpers/upstream.ts";
 
 let srv: TestServer;
 let dep: Deployed;
 let other: Deployed;
 
 function echoCommand(): string[] {
-  const spec = fixtureSpec("echo-server.ts");
-  if (spec.kind !== "command") throw new Error("fixture spec");
-  return [spec.command, ...spec.args];
+  return fixtureArgv("echo-server.ts");
 }
 
 beforeAll(async () => {

@@ -12,7 +12,7 @@ import { testRuntime } from "../helpers/local.ts";
 import { connectLegacy, type Deployed, deploy } from "../helpers/mcp.ts";
 import { alive, until } from "../helpers/proc.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { fixtureSpec, rpc } from "../helpers/upstream.ts";
+import { fixtureArgv, rpc } from "../helpers/upstream.ts";
 
 // Given to the server explicitly, so the tests run whatever PATH the test process has.
 const found = Bun.which("bwrap") ?? ["/usr/bin/bwrap", "/usr/local/bin/bwrap"].find((p) => existsSync(p));
@@ -42,9 +42,7 @@ function withHome(home: string): number[] {
 const text = (r: unknown) => (r as { content: { text: string }[] }).content[0]?.text ?? "";
 
 function echoCommand(): string[] {
-  const spec = fixtureSpec("echo-server.ts");
-  if (spec.kind !== "command") throw new Error("fixture spec");
-  return [spec.command, ...spec.args];
+  return fixtureArgv("echo-server.ts");
 }
 
 describe.skipIf(!bwrap)("local.sandbox bwrap", () => {

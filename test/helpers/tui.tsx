@@ -4,7 +4,7 @@ import { Client } from "../../src/client/client.ts";
 import { TuiApi } from "../../src/tui/api.ts";
 import { App, type AppProps } from "../../src/tui/app.tsx";
 import type { Size } from "../../src/tui/hooks.tsx";
-import { fixtureSpec } from "./upstream.ts";
+import { fixtureArgv } from "./upstream.ts";
 
 /** Key names for `press`, as a terminal sends them. */
 export const KEYS: Record<string, string> = {
@@ -94,7 +94,5 @@ export function renderApp(props: Omit<AppProps, "size"> & { size?: Size }): Rend
 
 /** A create body for a fixture MCP server run by this Bun (needs local.allowCommands). */
 export function fixtureCommand(file: string, name: string): Record<string, unknown> {
-  const spec = fixtureSpec(file);
-  if (spec.kind !== "command") throw new Error("fixture specs are commands");
-  return { command: [spec.command, ...spec.args], name };
+  return { command: fixtureArgv(file), name };
 }

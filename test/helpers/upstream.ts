@@ -17,6 +17,11 @@ export function fixtureSpec(name: string, ...args: string[]): UpstreamSpec {
   return { kind: "command", command: process.execPath, args: [join(FIXTURES, name), ...args] };
 }
 
+/** The command line of a fixture server, as a deployment's `command` takes it. */
+export function fixtureArgv(name: string, ...args: string[]): string[] {
+  return [process.execPath, join(FIXTURES, name), ...args];
+}
+
 /**
  * A minimal JSON-RPC client over an upstream channel: `call` sends a request and resolves with
  * its response (or rejects after `timeoutMs`); everything else the server sends is kept in

@@ -12,7 +12,7 @@ import { type Deployed, deploy } from "../helpers/mcp.ts";
 import { alive, childrenOf, fds, rssKiB } from "../helpers/proc.ts";
 import { type ServerProcess, startServerProcess } from "../helpers/process-server.ts";
 import { tempDir } from "../helpers/server.ts";
-import { fixtureSpec } from "../helpers/upstream.ts";
+import { fixtureArgv } from "../helpers/upstream.ts";
 
 export interface SoakOptions {
   minutes: number;
@@ -208,8 +208,7 @@ export class Traffic {
 }
 
 async function createDeployments(srv: ServerProcess, count: number): Promise<SoakDeployment[]> {
-  const spec = fixtureSpec("echo-server.ts");
-  if (spec.kind !== "command") throw new Error("fixture spec");
+  const argv = fixtureArgv("echo-server.ts");
   const out: SoakDeployment[] = [];
   for (let i = 0; i < count; i++) {
     const mode = i % 2 === 0 ? "isolated" : "shared";
@@ -217,7 +216,7 @@ async function createDeployments(srv: ServerProcess, count: number): Promise<Soa
     const dep = await deploy(
       srv,
       {
-        command: [spec.command, ...spec.args, `soak-${i}`],
+        command: [...argv, `soak-${i}`],
         name: `soak-${i}`,
         sessionMode: mode,
         env: { SOAK_SECRET: secret },
