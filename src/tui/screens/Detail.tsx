@@ -19,6 +19,7 @@ import { Tokens } from "./detail/Tokens.tsx";
 import type { Act, TabProps } from "./detail/tab.ts";
 import { useEventFeed } from "./Events.tsx";
 import { useLogLines } from "./Logs.tsx";
+import { HEADER_NAME } from "./wizard/model.ts";
 
 const TABS: [DetailTab, string][] = [
   ["overview", "Overview"],
@@ -45,7 +46,6 @@ function Label({ children }: { children: string }) {
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/;
 
 type EnvPrompt =
   | { kind: "name"; line: LineState }
